@@ -1,0 +1,629 @@
+"""MAATDetector: the scikit-learn face of the MAAT model."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import thresholds
+from ._validation import (
+    PARAMETER_CONSTRAINTS,
+    check_cross_parameters,
+    check_finite,
+    check_min_rows,
+    resolve_device,
+)
+from .nn import MAAT, MAATConfig, minimax_loss, point_scores
+from .ssm import resolve_scan_backend
+from .windowing import WindowScoreAccumulator, iter_window_batches, window_starts
+
+__all__ = ["MAATDetector"]
+
+logger = logging.getLogger(__name__)
+
+
+class MAATDetector(OutlierMixin, BaseEstimator):
+    """Unsupervised anomaly detector for multivariate time series (MAAT).
+
+    MAAT (Sellam et al., 2025) is the Anomaly Transformer's association
+    discrepancy -- series attention against a learned Gaussian prior -- with
+    block-sparse attention and a Mamba selective state-space branch fused into
+    every encoder layer by a skip connection and a learned gate. The detector
+    cuts the series into windows, trains the network to reconstruct them under
+    the minimax association loss, and turns each window's reconstruction error
+    and discrepancy into one score per time step.
+
+    Sign conventions are scikit-learn's: :meth:`score_samples` is higher for
+    more normal rows, :meth:`decision_function` is negative for outliers and
+    :meth:`predict` returns -1 for outliers and +1 for inliers. PyOD's
+    convention (higher = more anomalous, labels 0/1) is available through
+    :meth:`anomaly_score` and :func:`maat_detector.metrics.to_binary_labels`.
+
+    Parameters
+    ----------
+    win_size : int, default=100
+        Window length L, in rows.
+    d_model : int, default=512
+        Model width.
+    n_heads : int, default=8
+        Attention heads; must divide ``d_model``.
+    e_layers : int, default=3
+        Encoder layers.
+    d_ff : int, default=512
+        Feed-forward width.
+    epochs : int, default=3
+        Maximum training epochs (the learning rate halves after every epoch
+        from the second on, as in the reference).
+    batch_size : int, default=128
+        Windows per batch, for training and scoring.
+    lr : float, default=1e-4
+        Adam learning rate.
+    k : float, default=3.0
+        Weight of the association discrepancy in the minimax losses.
+    contamination : float, default=0.005
+        Expected fraction of anomalous rows, in (0, 0.5]; sets ``offset_`` when
+        ``threshold_method="contamination"``.
+    threshold_method : {"contamination", "spot"}, default="contamination"
+        How ``offset_`` is set from the calibration scores (see Notes):
+        their ``1 - contamination`` quantile, or Peaks-Over-Threshold (SPOT,
+        Siffer et al., 2017) at risk ``spot_risk``, which needs no
+        contamination guess.
+    spot_risk : float, default=1e-3
+        Probability of a normal score exceeding the SPOT threshold.
+    attention : {"block", "full", "causal"}, default="block"
+        Series association: the paper's block-sparse attention, the Anomaly
+        Transformer's full attention, or the causal mask the released code
+        applies.
+    block_size : int, default=10
+        Block length of ``attention="block"``; need not divide ``win_size``
+        (the last block is then shorter).
+    use_mamba : bool, default=True
+        Fuse the Mamba branch; ``False`` is the Anomaly Transformer ablation.
+    share_mamba : bool, default=True
+        One Mamba branch shared by all layers (the reference) or one per layer.
+    d_state : int, default=8
+        Mamba state size.
+    d_conv : int, default=4
+        Mamba causal convolution width.
+    expand : int, default=2
+        Mamba expansion factor.
+    dropout : float, default=0.0
+        Dropout probability.
+    temperature : float, default=50.0
+        Scale of the association discrepancy inside the scores.
+    score_mode : {"paper", "reconstruction", "discrepancy"}, default="paper"
+        Per-point score of a window: the paper's energy
+        ``softmax(-discrepancy) * reconstruction error``, the reconstruction
+        error alone, or the discrepancy alone.
+    train_step : int, default=1
+        Stride between training windows.
+    score_step : int or None, default=None
+        Stride between scoring windows; None means ``win_size``
+        (non-overlapping, as the reference).
+    validation_fraction : float, default=0.2
+        Chronological tail of the fit series held out for early stopping and
+        for calibrating the threshold; 0 trains on everything and calibrates
+        on the training rows.
+    n_iter_no_change : int or None, default=3
+        Stop after this many epochs without improvement of the validation
+        reconstruction loss, and keep the best weights. None disables.
+    scaling : {"standard", "robust"} or None, default="standard"
+        Per-channel scaling fitted on the fit series: mean and standard
+        deviation, or median and interquartile range (robust to outliers in
+        the training data). Constant channels get scale 1.
+    nan_policy : {"raise", "interpolate"}, default="raise"
+        What to do with NaN in X: raise, or interpolate linearly along time.
+    scan_backend : {"auto", "torch", "cuda"}, default="auto"
+        Selective-scan implementation: mamba-ssm's fused kernel when installed
+        and the device is CUDA ("auto"), the pure PyTorch scan ("torch"), or
+        the fused kernel, failing if absent ("cuda").
+    device : str, default="auto"
+        Torch device; "auto" picks CUDA when available, else the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seed of weight initialisation and shuffling. With an int, the same
+        data gives the same scores on the CPU. Global RNGs are not touched.
+    verbose : int, default=0
+        0 silent; 1 and above show a progress bar and log per-epoch losses at
+        INFO.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The trained network, in eval mode, on ``device_``.
+    config_ : MAATConfig
+        Its configuration.
+    offset_ : float
+        ``decision_function = score_samples - offset_``; ``-offset_`` is the
+        threshold on :meth:`anomaly_score`.
+    threshold_ : float
+        Threshold on :meth:`anomaly_score` (``-offset_``).
+    history_ : list of dict
+        Per-epoch mean training losses, validation losses, learning rate and
+        seconds.
+    best_epoch_ : int
+        Epoch (1-based) whose weights were kept.
+    n_epochs_ : int
+        Epochs actually run.
+    device_ : torch.device
+        Device used.
+    scan_backend_ : str
+        Selective scan actually used: "torch" or "cuda".
+    center_, scale_ : ndarray of shape (n_features_in_,)
+        Scaling fitted on the fit series.
+    n_features_in_ : int
+        Number of channels seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X had string column names.
+
+    See Also
+    --------
+    sklearn.ensemble.IsolationForest : Tree-based detector on single points.
+
+    Notes
+    -----
+    **Windows and scores.** Scoring covers the series with windows of stride
+    ``score_step`` plus one end-aligned window, so every row -- the first
+    ``win_size - 1`` and the tail included -- gets exactly one score, without
+    padding or shift. A row's score is the mean over the grid windows that
+    contain it; rows no grid window reaches take the end-aligned window's
+    score (:mod:`maat_detector.windowing`).
+
+    **Threshold.** ``offset_`` comes from anomaly scores of data the model did
+    not train on: the chronological validation tail of the fit series (the
+    last ``validation_fraction`` of rows). Training scores are biased low
+    (the network has fit them), so a threshold taken from them flags too
+    many points on new data. When the tail is shorter than one window the
+    training rows are used instead. Scoring never sets a threshold from the
+    X it scores.
+
+    **Interruption.** A ``KeyboardInterrupt`` during ``fit`` leaves the
+    estimator as it was before the call (unfitted if it was); no partial
+    fitted attribute is written.
+
+    References
+    ----------
+    .. [1] Sellam, A. et al. "MAAT: Mamba Adaptive Anomaly Transformer with
+       association discrepancy for time series", arXiv:2502.07858, 2025.
+    .. [2] Xu, J. et al. "Anomaly Transformer: Time Series Anomaly Detection
+       with Association Discrepancy", ICLR 2022.
+    .. [3] Siffer, A. et al. "Anomaly Detection in Streams with Extreme Value
+       Theory", KDD 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maat_detector import MAATDetector
+    >>> t = np.arange(400)
+    >>> X = np.c_[np.sin(t / 5), np.cos(t / 7)]
+    >>> det = MAATDetector(win_size=20, d_model=16, n_heads=2, e_layers=1,
+    ...                    d_ff=16, epochs=1, block_size=5, random_state=0)
+    >>> det.fit(X).predict(X).shape
+    (400,)
+    """
+
+    _parameter_constraints = PARAMETER_CONSTRAINTS
+
+    def __init__(
+        self,
+        *,
+        win_size=100,
+        d_model=512,
+        n_heads=8,
+        e_layers=3,
+        d_ff=512,
+        epochs=3,
+        batch_size=128,
+        lr=1e-4,
+        k=3.0,
+        contamination=0.005,
+        threshold_method="contamination",
+        spot_risk=1e-3,
+        attention="block",
+        block_size=10,
+        use_mamba=True,
+        share_mamba=True,
+        d_state=8,
+        d_conv=4,
+        expand=2,
+        dropout=0.0,
+        temperature=50.0,
+        score_mode="paper",
+        train_step=1,
+        score_step=None,
+        validation_fraction=0.2,
+        n_iter_no_change=3,
+        scaling="standard",
+        nan_policy="raise",
+        scan_backend="auto",
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.win_size = win_size
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.e_layers = e_layers
+        self.d_ff = d_ff
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.k = k
+        self.contamination = contamination
+        self.threshold_method = threshold_method
+        self.spot_risk = spot_risk
+        self.attention = attention
+        self.block_size = block_size
+        self.use_mamba = use_mamba
+        self.share_mamba = share_mamba
+        self.d_state = d_state
+        self.d_conv = d_conv
+        self.expand = expand
+        self.dropout = dropout
+        self.temperature = temperature
+        self.score_mode = score_mode
+        self.train_step = train_step
+        self.score_step = score_step
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.scaling = scaling
+        self.nan_policy = nan_policy
+        self.scan_backend = scan_backend
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y=None):
+        """Train the network on a series and calibrate the threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One row per time step, in time order; numpy or pandas. Needs at
+            least ``win_size`` rows.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : MAATDetector
+            The fitted detector.
+        """
+        self._validate_params()
+        check_cross_parameters(self)
+        X = self._check_input(X, reset=True)
+        n_samples = X.shape[0]
+        check_min_rows(n_samples, self.win_size)
+
+        device = resolve_device(self.device)
+        backend = resolve_scan_backend(self.scan_backend, device)
+        center, scale = _fit_scaling(X, self.scaling)
+        X = (X - center) / scale
+
+        n_val = int(math.floor(self.validation_fraction * n_samples))
+        if n_val and (n_val < self.win_size or n_samples - n_val < self.win_size):
+            logger.info(
+                "validation tail of %d rows cannot hold a window of %d rows "
+                "beside the training part; training and calibrating on all rows",
+                n_val, self.win_size,
+            )
+            n_val = 0
+        train, val = X[: n_samples - n_val], X[n_samples - n_val :]
+
+        config = MAATConfig(
+            n_features=X.shape[1],
+            win_size=self.win_size,
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            e_layers=self.e_layers,
+            d_ff=self.d_ff,
+            dropout=float(self.dropout),
+            attention=self.attention,
+            block_size=min(self.block_size, self.win_size),
+            use_mamba=self.use_mamba,
+            share_mamba=self.share_mamba,
+            d_state=self.d_state,
+            d_conv=self.d_conv,
+            expand=self.expand,
+            scan_backend=backend,
+        )
+        seed = _seed_from(self.random_state)
+        # fork_rng restores the global torch RNG afterwards: fit never changes
+        # the caller's random state.
+        fork_devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(seed)
+            model = MAAT(config).to(device)
+            history, best_epoch = self._train(model, train, val, device, seed)
+            model.eval()
+            calibration = val if n_val else train
+            cal_scores = self._score_windows(
+                model, calibration, device, config.win_size
+            )
+        threshold = self._threshold_from(cal_scores)
+
+        # Fitted state is assigned only now, so an interrupted fit writes
+        # nothing.
+        self.config_ = config
+        self.model_ = model
+        self.device_ = device
+        self.scan_backend_ = backend
+        self.center_, self.scale_ = center, scale
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        self.n_epochs_ = len(history)
+        self.threshold_ = threshold
+        self.offset_ = -threshold
+        return self
+
+    def _train(self, model, train, val, device, seed):
+        """Minimax training with early stopping on the validation tail."""
+        generator = torch.Generator().manual_seed(seed)
+        starts = np.arange(0, train.shape[0] - self.win_size + 1, self.train_step)
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        history, best_state, best_loss, best_epoch, stale = [], None, math.inf, 0, 0
+        n_batches = math.ceil(len(starts) / self.batch_size)
+        for epoch in range(1, self.epochs + 1):
+            began = time.perf_counter()
+            model.train()
+            order = starts[torch.randperm(len(starts), generator=generator).numpy()]
+            totals = dict.fromkeys(("loss1", "loss2", "reconstruction"), 0.0)
+            bar = _progress(n_batches, f"epoch {epoch}/{self.epochs}", self.verbose)
+            for _, windows in iter_window_batches(
+                train, order, self.win_size, self.batch_size
+            ):
+                x = torch.from_numpy(windows).to(device)
+                reconstruction, associations = model(x)
+                losses = minimax_loss(x, reconstruction, associations, self.k)
+                if not torch.isfinite(losses["objective"]):
+                    bar.close()
+                    return self._diverged(model, history, best_state, best_epoch)
+                optimizer.zero_grad(set_to_none=True)
+                losses["objective"].backward()
+                optimizer.step()
+                for name in totals:
+                    totals[name] += losses[name].item() * len(windows)
+                bar.update(1)
+            bar.close()
+            record = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
+            record.update({f"train_{n}": v / len(starts) for n, v in totals.items()})
+            if val.shape[0]:
+                record.update(self._validation_losses(model, val, device))
+            record["seconds"] = time.perf_counter() - began
+            history.append(record)
+            logger.info("epoch %d: %s", epoch, record)
+            # The reference halves the rate after every epoch from the second.
+            for group in optimizer.param_groups:
+                group["lr"] = self.lr * 0.5 ** (epoch - 1)
+
+            monitored = record.get("val_reconstruction", record["train_reconstruction"])
+            if monitored < best_loss:
+                best_loss, best_epoch, stale = monitored, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+                if self.n_iter_no_change is not None and stale >= self.n_iter_no_change:
+                    logger.info("early stop after epoch %d", epoch)
+                    break
+        model.load_state_dict(best_state)
+        return history, best_epoch
+
+    def _diverged(self, model, history, best_state, best_epoch):
+        if best_state is None:
+            raise FloatingPointError(
+                f"training diverged in the first epoch (non-finite loss) with "
+                f"lr={self.lr}; lower lr, check X for extreme values or use "
+                "scaling='robust'."
+            )
+        warnings.warn(
+            f"training diverged (non-finite loss) in epoch {len(history) + 1}; "
+            f"keeping the weights of epoch {best_epoch}. Lower lr to train longer.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        model.load_state_dict(best_state)
+        return history, best_epoch
+
+    @torch.inference_mode()
+    def _validation_losses(self, model, val, device):
+        model.eval()
+        starts = np.arange(0, val.shape[0] - self.win_size + 1, self.win_size)
+        totals = dict.fromkeys(("loss1", "loss2", "reconstruction"), 0.0)
+        for _, windows in iter_window_batches(val, starts, self.win_size, self.batch_size):
+            x = torch.from_numpy(windows).to(device)
+            losses = minimax_loss(x, *model(x), self.k)
+            for name in totals:
+                totals[name] += losses[name].item() * len(windows)
+        return {f"val_{n}": v / len(starts) for n, v in totals.items()}
+
+    def _threshold_from(self, scores):
+        if self.threshold_method == "spot":
+            return float(thresholds.spot_threshold(scores, q=self.spot_risk))
+        return float(thresholds.offset_from_contamination(scores, self.contamination))
+
+    # -------------------------------------------------------------- scoring
+
+    def anomaly_score(self, X):
+        """Raw MAAT anomaly score per row: higher = more anomalous.
+
+        This is PyOD's sign convention; :meth:`score_samples` is its negation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows in time order, at least ``win_size`` of them.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Finite, non-negative scores, one per row.
+        """
+        X = self._prepare(X)
+        return self._score_windows(self.model_, X, self.device_, self.win_size)
+
+    def score_samples(self, X):
+        """Normality score per row: higher = more normal (scikit-learn convention).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows in time order, at least ``win_size`` of them.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``-anomaly_score(X)``.
+        """
+        return -self.anomaly_score(X)
+
+    def decision_function(self, X):
+        """Shifted normality score: negative for outliers, positive for inliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``score_samples(X) - offset_``.
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Label each row: -1 for outliers, +1 for inliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            -1 where ``decision_function(X) < 0``, else +1.
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    # ------------------------------------------------------------- helpers
+
+    def _check_input(self, X, reset):
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            ensure_min_samples=1,
+        )
+        X = check_finite(X, self.nan_policy)
+        with np.errstate(over="ignore"):  # reported just below, with its position
+            X32 = X.astype(np.float32)
+        if not np.isfinite(X32).all():
+            check_finite(X32)  # raises with the position of the overflow
+        return X32
+
+    def _prepare(self, X):
+        check_is_fitted(self)
+        X = self._check_input(X, reset=False)
+        check_min_rows(X.shape[0], self.win_size)
+        return ((X - self.center_) / self.scale_).astype(np.float32, copy=False)
+
+    @torch.inference_mode()
+    def _score_windows(self, model, X, device, win_size):
+        step = self.score_step or win_size
+        starts, n_grid = window_starts(X.shape[0], win_size, step)
+        accumulator = WindowScoreAccumulator(X.shape[0], win_size, starts, n_grid)
+        bar = _progress(math.ceil(len(starts) / self.batch_size), "scoring", self.verbose)
+        for batch, windows in iter_window_batches(X, starts, win_size, self.batch_size):
+            x = torch.from_numpy(windows).to(device)
+            reconstruction, associations = model(x)
+            scores = point_scores(
+                x, reconstruction, associations, self.temperature, self.score_mode
+            )
+            accumulator.add(batch, scores.double().cpu().numpy())
+            bar.update(1)
+        bar.close()
+        scores = accumulator.result()
+        if not np.isfinite(scores).all():
+            raise FloatingPointError(
+                "the model produced non-finite scores; the input may hold values "
+                "far outside the training range. Check X or refit with "
+                "scaling='robust'."
+            )
+        return scores
+
+    # ---------------------------------------------------- pickling support
+
+    def __getstate__(self):
+        # object.__getstate__ returns the live __dict__: copy before editing.
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            # Store CPU weights, not the module, so a model trained on a GPU
+            # unpickles on a machine without one.
+            model = state.pop("model_")
+            state["_model_state"] = {
+                name: tensor.detach().cpu() for name, tensor in model.state_dict().items()
+            }
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state):
+        model_state = state.pop("_model_state", None)
+        super().__setstate__(state)
+        if model_state is not None:
+            device = torch.device(self.device_)
+            if device.type == "cuda" and not torch.cuda.is_available():
+                device = torch.device("cpu")
+            model = MAAT(self.config_)
+            model.load_state_dict(model_state)
+            self.model_ = model.to(device).eval()
+            self.device_ = device
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.nan_policy == "interpolate"
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+def _fit_scaling(X, scaling):
+    """Per-channel centre and scale; constant channels get scale 1."""
+    n_features = X.shape[1]
+    if scaling is None:
+        return np.zeros(n_features, np.float32), np.ones(n_features, np.float32)
+    if scaling == "robust":
+        center = np.median(X, axis=0)
+        q75, q25 = np.percentile(X, [75, 25], axis=0)
+        # 1.349 * sigma is the interquartile range of a Gaussian.
+        scale = (q75 - q25) / 1.349
+        fallback = X.std(axis=0)
+        scale = np.where(scale > 0, scale, fallback)
+    else:
+        center = X.mean(axis=0, dtype=np.float64)
+        scale = X.std(axis=0, dtype=np.float64)
+    scale = np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
+    return center.astype(np.float32), scale.astype(np.float32)
+
+
+def _seed_from(random_state):
+    """An int seed from ``random_state`` without touching numpy's global RNG."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    return int(random_state)
+
+
+def _progress(total, description, verbose):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, disable=not verbose, leave=False)

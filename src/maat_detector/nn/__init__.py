@@ -1,0 +1,18 @@
+"""PyTorch modules of the MAAT network."""
+
+from .attention import AnomalyAttention, Association
+from .config import MAATConfig
+from .losses import SCORE_MODES, minimax_loss, point_scores
+from .mamba import MambaBlock
+from .model import MAAT
+
+__all__ = [
+    "MAAT",
+    "MAATConfig",
+    "AnomalyAttention",
+    "Association",
+    "MambaBlock",
+    "SCORE_MODES",
+    "minimax_loss",
+    "point_scores",
+]

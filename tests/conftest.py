@@ -1,0 +1,39 @@
+"""Shared fixtures: small deterministic series and a tiny detector configuration."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TINY = dict(win_size=16, d_model=16, n_heads=2, e_layers=1, d_ff=16, d_state=4,
+            block_size=4, epochs=2, batch_size=32, lr=1e-3, random_state=0,
+            n_iter_no_change=None)
+
+
+def sinusoids(n=480, n_features=3, noise=0.05, seed=0):
+    """Clean multichannel sinusoids with a little Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    periods = np.array([20.0, 33.0, 47.0, 13.0, 29.0])[:n_features]
+    X = np.sin(2 * np.pi * t / periods) + noise * rng.standard_normal((n, n_features))
+    return X.astype(np.float64)
+
+
+@pytest.fixture
+def tiny_params():
+    return dict(TINY)
+
+
+@pytest.fixture
+def series():
+    return sinusoids()
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The shared benchmark data: $MAAT_DATA or ../shared/data beside the repo."""
+    path = Path(os.environ.get("MAAT_DATA", Path(__file__).parents[2] / "shared" / "data"))
+    if not path.is_dir():
+        pytest.skip(f"benchmark data not found at {path}; set MAAT_DATA")
+    return path

@@ -1,0 +1,221 @@
+"""MAATDetector behaviour a user relies on."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from maat_detector import MAATDetector
+
+from conftest import TINY, sinusoids
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X = sinusoids()
+    return MAATDetector(**TINY).fit(X), X
+
+
+def test_one_score_per_row_and_signs(fitted):
+    det, X = fitted
+    for n in (16, 17, 100, 481):
+        Xn = sinusoids(n)
+        s = det.score_samples(Xn)
+        assert s.shape == (n,) and np.isfinite(s).all()
+        np.testing.assert_allclose(det.anomaly_score(Xn), -s)
+        np.testing.assert_allclose(det.decision_function(Xn), s - det.offset_)
+        pred = det.predict(Xn)
+        assert set(np.unique(pred)) <= {-1, 1}
+        np.testing.assert_array_equal(pred == -1, det.decision_function(Xn) < 0)
+
+
+def test_fitted_attributes(fitted):
+    det, X = fitted
+    assert det.n_features_in_ == 3
+    assert det.offset_ == -det.threshold_
+    assert det.scan_backend_ == "torch" and det.device_.type == "cpu"
+    assert 1 <= det.n_epochs_ <= TINY["epochs"] and len(det.history_) == det.n_epochs_
+    assert {"train_loss1", "train_loss2", "val_reconstruction"} <= set(det.history_[0])
+
+
+def test_training_moves_weights_and_scores_are_not_constant(series):
+    det = MAATDetector(**{**TINY, "epochs": 1}).fit(series)
+    fresh = MAATDetector(**{**TINY, "epochs": 1})
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        from maat_detector.nn import MAAT
+        untrained = MAAT(det.config_)
+    trained = det.model_.state_dict()
+    moved = [not torch.equal(trained[k], v) for k, v in untrained.state_dict().items()]
+    assert any(moved)
+    assert np.std(det.anomaly_score(series)) > 0
+    assert fresh.get_params() == MAATDetector(**{**TINY, "epochs": 1}).get_params()
+
+
+@pytest.mark.parametrize("score_mode", ["paper", "reconstruction"])
+def test_injected_spike_is_found(score_mode):
+    """The highest score lies within 2 steps of a spike injected at a known row."""
+    params = {**TINY, "epochs": 4, "score_step": 1, "score_mode": score_mode}
+    det = MAATDetector(**params).fit(sinusoids(800, seed=1))
+    X = sinusoids(400, seed=2)
+    X[237, 1] += 4.0
+    assert abs(int(np.argmax(det.anomaly_score(X))) - 237) <= 2
+
+
+def test_contamination_fraction_on_calibration_tail(series):
+    det = MAATDetector(**{**TINY, "contamination": 0.1}).fit(series)
+    tail = series[-int(0.2 * len(series)):]
+    flagged = np.mean(det.predict(tail) == -1)
+    assert 0.05 <= flagged <= 0.15
+
+
+def test_spot_threshold_needs_no_contamination(series):
+    det = MAATDetector(**{**TINY, "threshold_method": "spot"}).fit(series)
+    cal = det.anomaly_score(series[-96:])
+    assert det.threshold_ >= np.quantile(cal, 0.9)
+
+
+def test_threshold_never_from_scored_data(fitted):
+    det, X = fitted
+    before = det.offset_
+    det.predict(X * 3)
+    assert det.offset_ == before
+
+
+def test_same_seed_same_scores_and_global_rng_untouched(series):
+    np.random.seed(123)
+    torch.manual_seed(123)
+    np_state = np.random.get_state()[1].copy()
+    torch_state = torch.get_rng_state().clone()
+    a = MAATDetector(**TINY).fit(series).score_samples(series)
+    b = MAATDetector(**TINY).fit(series).score_samples(series)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    c = MAATDetector(**{**TINY, "random_state": 1}).fit(series).score_samples(series)
+    assert not np.allclose(a, c)
+
+
+def test_pickle_and_joblib_round_trip(fitted, tmp_path):
+    det, X = fitted
+    expected = det.score_samples(X)
+    again = pickle.loads(pickle.dumps(det))
+    np.testing.assert_array_equal(again.score_samples(X), expected)
+    joblib.dump(det, tmp_path / "det.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "det.joblib").score_samples(X), expected
+    )
+    assert again.offset_ == det.offset_
+    # Pickling must not strip the live estimator.
+    np.testing.assert_array_equal(det.score_samples(X), expected)
+
+
+def test_gpu_pickle_loads_on_cpu(fitted, monkeypatch):
+    """A detector pickled on a CUDA device is rebuilt on the CPU when CUDA is absent."""
+    det, X = fitted
+    state = det.__getstate__()
+    state["device_"] = "cuda:0"  # what a GPU-fitted detector stores
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    restored = MAATDetector.__new__(MAATDetector)
+    restored.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert restored.device_.type == "cpu"
+    np.testing.assert_array_equal(restored.score_samples(X), det.score_samples(X))
+
+
+def test_pandas_feature_names_checked(series):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(series, columns=["cpu", "mem", "net"])
+    det = MAATDetector(**{**TINY, "epochs": 1}).fit(df)
+    assert list(det.feature_names_in_) == ["cpu", "mem", "net"]
+    assert det.score_samples(df).shape == (len(df),)
+    with pytest.raises(ValueError, match="feature names"):
+        det.score_samples(df.rename(columns={"net": "disk"}))
+
+
+def test_clone_keeps_params_and_drops_fit(fitted):
+    det, _ = fitted
+    c = clone(det)
+    assert c.get_params() == det.get_params()
+    assert not hasattr(c, "model_")
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"d_model": 15, "n_heads": 2}, "not divisible by n_heads"),
+        ({"contamination": 0.7}, "contamination"),
+        ({"block_size": 32}, "block_size=32"),
+        ({"device": "tpu9"}, "device='tpu9'"),
+        ({"win_size": 1000}, "win_size=1000"),
+    ],
+)
+def test_bad_parameters_raise_at_fit(series, params, match):
+    det = MAATDetector(**{**TINY, **params})
+    with pytest.raises(ValueError, match=match):
+        det.fit(series)
+
+
+def test_nan_inf_errors_say_where(series, fitted):
+    X = series.copy()
+    X[17, 2] = np.nan
+    X[30, 0] = np.nan
+    with pytest.raises(ValueError, match=r"2 NaN value\(s\) \(first at row 17, column 2\)"):
+        MAATDetector(**TINY).fit(X)
+    X = series.copy()
+    X[5, 1] = np.inf
+    det, _ = fitted
+    with pytest.raises(ValueError, match=r"infinite value\(s\) \(first at row 5, column 1\)"):
+        det.score_samples(X)
+    with pytest.raises(ValueError, match="float32 range"):
+        det.score_samples(series * 1e300)
+
+
+def test_nan_interpolation_opt_in(series):
+    X = series.copy()
+    X[40:44, 1] = np.nan
+    det = MAATDetector(**{**TINY, "epochs": 1, "nan_policy": "interpolate"}).fit(X)
+    assert np.isfinite(det.score_samples(X)).all()
+
+
+def test_wrong_feature_count_at_scoring(fitted):
+    det, X = fitted
+    with pytest.raises(ValueError, match="features"):
+        det.score_samples(X[:, :2])
+
+
+def test_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        MAATDetector().score_samples(np.zeros((200, 2)))
+
+
+def test_integer_float16_noncontiguous_and_constant_channels(fitted):
+    det, X = fitted
+    ref = det.score_samples(X)
+    assert np.isfinite(det.score_samples(np.asfortranarray(X))).all()
+    np.testing.assert_allclose(det.score_samples(X.astype(np.float16)), ref, rtol=0.2, atol=0.2)
+    Xi = np.rint(X * 10).astype(np.int64)
+    assert np.isfinite(MAATDetector(**{**TINY, "epochs": 1}).fit(Xi).score_samples(Xi)).all()
+    Xc = X.copy()
+    Xc[:, 1] = 5.0
+    assert np.isfinite(MAATDetector(**{**TINY, "epochs": 1}).fit(Xc).score_samples(Xc)).all()
+
+
+@pytest.mark.parametrize("attention", ["full", "causal"])
+def test_attention_modes_and_ablation_fit(series, attention):
+    det = MAATDetector(**{**TINY, "epochs": 1, "attention": attention,
+                          "use_mamba": False}).fit(series)
+    assert np.isfinite(det.score_samples(series)).all()
+
+
+def test_scan_backend_cuda_without_mamba_ssm_raises(series):
+    from maat_detector.ssm import fused_scan_available
+
+    if fused_scan_available():
+        pytest.skip("mamba_ssm is installed")
+    with pytest.raises((ImportError, ValueError), match="mamba|cuda|CUDA"):
+        MAATDetector(**{**TINY, "scan_backend": "cuda"}).fit(series)

@@ -1,0 +1,481 @@
+"""Selective scan (Mamba S6 recurrence): sequential reference and fast CPU path.
+
+Shapes follow ``mamba_ssm.ops.selective_scan_interface.selective_scan_fn``:
+
+- ``u``, ``delta``, ``z``: (B, Di, L), batch, inner channels, time
+- ``A``: (Di, N) real, N the state size
+- ``B``, ``C``: (B, N, L), input-dependent
+- ``D``, ``delta_bias``: (Di,)
+
+The recurrence (MODEL.md section 7, Gu & Dao 2023, Algorithm 2)::
+
+    Δ = softplus(delta + delta_bias)                  # each step optional
+    h_t = exp(Δ_t A) * h_{t-1} + Δ_t B_t u_t          # h: (B, Di, N), h_{-1} = 0
+    y_t = <C_t, h_t> + D u_t;   y = y * silu(z)
+
+:func:`selective_scan_ref` is the plain loop, kept as the test oracle.
+:func:`selective_scan` dispatches to ``mamba_ssm``'s fused CUDA kernel or to
+the pure-PyTorch path below.
+
+The pure-PyTorch path is a custom :class:`torch.autograd.Function`. Three
+choices make it fast on CPU (see ``benchmarks/scan_speed.py``):
+
+- Time-major layout (L, B, Di, N): every step reads and writes contiguous
+  (B, Di, N) slices with in-place ops, instead of strided slices of a
+  (B, Di, L, N) tensor.
+- ``exp(Δ_t A)`` and ``Δ_t B_t u_t`` are formed one step at a time, so the
+  (B, Di, L, N) tensors of the naive loop are never materialised.
+- A hand-written backward (reverse-time scan) instead of autograd through
+  L small steps. The forward keeps the state only at chunk boundaries
+  (every ~sqrt(L) steps); the backward recomputes one chunk at a time.
+  Memory is O((L/K + K) B Di N) instead of O(L B Di N) and the recomputed
+  chunk stays in cache.
+
+All of it is deterministic on CPU: no atomics, fixed reduction order.
+"""
+
+import logging
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ._cuda import INSTALL_HINT, fused_scan_import_error, load_fused_scan
+
+__all__ = [
+    "fused_scan_available",
+    "resolve_scan_backend",
+    "selective_scan",
+    "selective_scan_ref",
+]
+
+logger = logging.getLogger(__name__)
+
+_BACKENDS = ("auto", "torch", "cuda")
+
+
+# --------------------------------------------------------------------------
+# Backend choice
+# --------------------------------------------------------------------------
+def fused_scan_available():
+    """Whether ``mamba_ssm``'s fused selective-scan kernel can be used.
+
+    Imports ``mamba_ssm`` on the first call (never at module import) and
+    caches the answer. True does not mean a GPU is present; see
+    :func:`resolve_scan_backend`.
+
+    Returns
+    -------
+    available : bool
+    """
+    return load_fused_scan() is not None
+
+
+def resolve_scan_backend(backend, device):
+    """Resolve ``"auto"``/``"torch"``/``"cuda"`` to the backend actually used.
+
+    Meant to be called once (e.g. at fit time) and the result stored, so a
+    missing kernel is reported before training starts.
+
+    Parameters
+    ----------
+    backend : {"auto", "torch", "cuda"}
+        ``"auto"`` picks the fused ``mamba_ssm`` kernel when it imports and
+        ``device`` is a CUDA device, else the pure-PyTorch scan. ``"torch"``
+        always uses the pure-PyTorch scan. ``"cuda"`` requires the fused
+        kernel and a CUDA device.
+    device : str or torch.device
+        Device the tensors will live on.
+
+    Returns
+    -------
+    resolved : {"cuda", "torch"}
+
+    Raises
+    ------
+    ValueError
+        If ``backend`` is not one of the three names, or ``backend="cuda"``
+        with a non-CUDA ``device``.
+    ImportError
+        If ``backend="cuda"`` and ``mamba_ssm`` cannot be imported; the
+        message has the install command.
+    """
+    if backend not in _BACKENDS:
+        raise ValueError(
+            f"scan_backend={backend!r} is not supported; use one of "
+            f"{', '.join(repr(b) for b in _BACKENDS)}."
+        )
+    device_type = torch.device(device).type
+    if backend == "torch":
+        return "torch"
+    if backend == "cuda":
+        if not fused_scan_available():
+            raise ImportError(
+                "scan_backend='cuda' needs the fused kernel from mamba-ssm, which "
+                f"could not be imported ({fused_scan_import_error()}). Install it "
+                f"with: {INSTALL_HINT}; or pass scan_backend='auto' or 'torch'."
+            )
+        if device_type != "cuda":
+            raise ValueError(
+                f"scan_backend='cuda' runs only on a CUDA device, got "
+                f"device={str(device)!r}; pass a CUDA device or "
+                "scan_backend='auto' or 'torch'."
+            )
+        return "cuda"
+    if device_type == "cuda":
+        if fused_scan_available():
+            return "cuda"
+        logger.info(
+            "mamba-ssm fused scan unavailable (%s); using the pure-PyTorch scan. "
+            "For the fused kernel: %s",
+            fused_scan_import_error(),
+            INSTALL_HINT,
+        )
+    return "torch"
+
+
+# --------------------------------------------------------------------------
+# Input checks and dtype
+# --------------------------------------------------------------------------
+def _check_shapes(u, delta, A, B, C, D, z, delta_bias):
+    if u.dim() != 3:
+        raise ValueError(f"u must have shape (B, Di, L), got {tuple(u.shape)}.")
+    batch, d_inner, length = u.shape
+    if A.dim() != 2 or A.shape[0] != d_inner:
+        raise ValueError(
+            f"A must have shape (Di, N) = ({d_inner}, N), got {tuple(A.shape)}."
+        )
+    if A.is_complex():
+        raise TypeError("complex A is not supported; pass a real (Di, N) tensor.")
+    d_state = A.shape[1]
+    expected = {
+        "delta": (delta, (batch, d_inner, length)),
+        "B": (B, (batch, d_state, length)),
+        "C": (C, (batch, d_state, length)),
+        "z": (z, (batch, d_inner, length)),
+        "D": (D, (d_inner,)),
+        "delta_bias": (delta_bias, (d_inner,)),
+    }
+    for name, (tensor, shape) in expected.items():
+        if tensor is not None and tuple(tensor.shape) != shape:
+            raise ValueError(
+                f"{name} must have shape {shape} (time-invariant or grouped B/C "
+                f"are not supported), got {tuple(tensor.shape)}."
+            )
+
+
+def _compute_dtype(*tensors):
+    # float32 at least; float64 anywhere keeps the whole scan in float64.
+    if any(t is not None and t.dtype == torch.float64 for t in tensors):
+        return torch.float64
+    return torch.float32
+
+
+def _prepare_delta(delta, delta_bias, delta_softplus):
+    if delta_bias is not None:
+        delta = delta + delta_bias[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    return delta
+
+
+# --------------------------------------------------------------------------
+# Sequential reference
+# --------------------------------------------------------------------------
+def selective_scan_ref(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    delta_bias=None,
+    delta_softplus=False,
+    return_last_state=False,
+):
+    """Selective scan as a plain time loop (test oracle; slow).
+
+    Same signature and semantics as :func:`selective_scan` without the
+    ``backend`` keyword. Differentiable through ordinary autograd.
+
+    Parameters
+    ----------
+    u : Tensor of shape (B, Di, L)
+    delta : Tensor of shape (B, Di, L)
+    A : Tensor of shape (Di, N)
+    B, C : Tensor of shape (B, N, L)
+    D : Tensor of shape (Di,), optional
+    z : Tensor of shape (B, Di, L), optional
+    delta_bias : Tensor of shape (Di,), optional
+    delta_softplus : bool, default=False
+    return_last_state : bool, default=False
+
+    Returns
+    -------
+    y : Tensor of shape (B, Di, L), dtype of ``u``
+    last_state : Tensor of shape (B, Di, N), only if ``return_last_state``
+    """
+    _check_shapes(u, delta, A, B, C, D, z, delta_bias)
+    dtype = _compute_dtype(u, delta, A, B, C, D, z, delta_bias)
+    u_c, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))
+    delta_bias = None if delta_bias is None else delta_bias.to(dtype)
+    delta = _prepare_delta(delta, delta_bias, delta_softplus)
+
+    batch, d_inner, length = u.shape
+    h = u_c.new_zeros(batch, d_inner, A.shape[1])
+    ys = []
+    for t in range(length):
+        d_t = delta[:, :, t, None]  # (B, Di, 1)
+        decay = torch.exp(d_t * A)  # (B, Di, N)
+        drive = d_t * B[:, None, :, t] * u_c[:, :, t, None]  # (B, Di, N)
+        h = decay * h + drive
+        ys.append((h * C[:, None, :, t]).sum(-1))  # (B, Di)
+    y = torch.stack(ys, dim=-1)  # (B, Di, L)
+    if D is not None:
+        y = y + D.to(dtype)[:, None] * u_c
+    if z is not None:
+        y = y * F.silu(z.to(dtype))
+    y = y.to(u.dtype)
+    return (y, h) if return_last_state else y
+
+
+# --------------------------------------------------------------------------
+# Fast pure-PyTorch scan, time-major
+# --------------------------------------------------------------------------
+def _chunk_size(length):
+    # K ~ sqrt(L) minimises the saved states L/K plus the recomputed chunk K.
+    return max(1, math.isqrt(max(length - 1, 0)) + 1)
+
+
+def _scan_forward(delta, A, Bm, Cm, u, chunk):
+    """Run the recurrence; return y (L, B, Di), h_last, chunk-start states.
+
+    delta, u: (L, B, Di); Bm, Cm: (L, B, N); A: (Di, N); all contiguous.
+    With ``chunk=None`` no states are kept (inference).
+    """
+    length, batch, d_inner = u.shape
+    d_state = A.shape[1]
+    drive_scale = delta * u  # Δ_t u_t, (L, B, Di)
+    y = torch.empty_like(u)
+    decay = u.new_empty(batch, d_inner, d_state)
+    h = u.new_zeros(batch, d_inner, d_state)
+    starts = None
+    if chunk is not None:
+        n_chunks = -(-length // chunk)
+        starts = u.new_empty(n_chunks, batch, d_inner, d_state)
+    for t in range(length):
+        if starts is not None and t % chunk == 0:
+            starts[t // chunk].copy_(h)
+        torch.mul(delta[t].unsqueeze(-1), A, out=decay)
+        decay.exp_()  # exp(Δ_t A), (B, Di, N)
+        h.mul_(decay).addcmul_(drive_scale[t].unsqueeze(-1), Bm[t].unsqueeze(1))
+        torch.bmm(h, Cm[t].unsqueeze(-1), out=y[t].unsqueeze(-1))  # <C_t, h_t>
+    return y, h, starts
+
+
+def _scan_backward(dy, dh_last, delta, A, Bm, Cm, u, starts, chunk):
+    """Reverse-time scan; gradients w.r.t. delta, A, Bm, Cm, u (time-major)."""
+    length, batch, d_inner = u.shape
+    d_state = A.shape[1]
+    drive_scale = delta * u
+    # dh carries dL/dh_t; it starts from the gradient of the returned h_L.
+    if dh_last is None:
+        dh = u.new_zeros(batch, d_inner, d_state)
+    else:
+        dh = dh_last.to(u.dtype).clone()
+    if dy is None:
+        dy = torch.zeros_like(u)
+    d_delta = torch.empty_like(delta)
+    d_u = torch.empty_like(u)
+    d_B = torch.empty_like(Bm)
+    d_C = torch.empty_like(Cm)
+    d_A = u.new_zeros(batch, d_inner, d_state)  # summed over batch at the end
+    d_drive = u.new_empty(batch, d_inner, 1)
+    g = u.new_empty(batch, d_inner, d_state)
+    # states[j] = h_{t0+j-1}, decays[j] = exp(Δ_{t0+j} A) within one chunk
+    states = u.new_empty(chunk + 1, batch, d_inner, d_state)
+    decays = u.new_empty(chunk, batch, d_inner, d_state)
+
+    for t0 in range((len(starts) - 1) * chunk, -1, -chunk):
+        t1 = min(t0 + chunk, length)
+        # Recompute this chunk's states from its saved start.
+        states[0].copy_(starts[t0 // chunk])
+        for j, t in enumerate(range(t0, t1)):
+            torch.mul(delta[t].unsqueeze(-1), A, out=decays[j])
+            decays[j].exp_()
+            torch.mul(decays[j], states[j], out=states[j + 1])
+            states[j + 1].addcmul_(drive_scale[t].unsqueeze(-1), Bm[t].unsqueeze(1))
+        for t in range(t1 - 1, t0 - 1, -1):
+            j = t - t0
+            h_prev, h_t, decay = states[j], states[j + 1], decays[j]
+            dy_t = dy[t]
+            # y_t = <C_t, h_t>: dC_t = sum_d dy_t h_t; dh_t += dy_t C_t
+            torch.bmm(dy_t.unsqueeze(1), h_t, out=d_C[t].unsqueeze(1))
+            dh.addcmul_(dy_t.unsqueeze(-1), Cm[t].unsqueeze(1))
+            # drive = (Δ_t u_t) B_t
+            torch.bmm(drive_scale[t].unsqueeze(1), dh, out=d_B[t].unsqueeze(1))
+            torch.bmm(dh, Bm[t].unsqueeze(-1), out=d_drive)
+            d_drive_t = d_drive.squeeze(-1)  # (B, Di)
+            # decay = exp(Δ_t A): g = dL/d(Δ_t A) = dh_t * h_{t-1} * decay
+            torch.mul(dh, h_prev, out=g)
+            g.mul_(decay)
+            d_A.addcmul_(g, delta[t].unsqueeze(-1))
+            g.mul_(A)
+            torch.sum(g, dim=-1, out=d_delta[t])
+            d_delta[t].addcmul_(d_drive_t, u[t])
+            torch.mul(d_drive_t, delta[t], out=d_u[t])
+            # carry: dL/dh_{t-1} = exp(Δ_t A) * dL/dh_t (+ its own output term)
+            dh.mul_(decay)
+    return d_delta, d_A.sum(0), d_B, d_C, d_u
+
+
+class _SelectiveScanFn(torch.autograd.Function):
+    """Core recurrence on time-major tensors with a hand-written backward."""
+
+    @staticmethod
+    def forward(ctx, delta, A, Bm, Cm, u):
+        chunk = _chunk_size(u.shape[0])
+        y, h_last, starts = _scan_forward(delta, A, Bm, Cm, u, chunk)
+        ctx.save_for_backward(delta, A, Bm, Cm, u, starts)
+        ctx.chunk = chunk
+        ctx.set_materialize_grads(False)
+        return y, h_last
+
+    @staticmethod
+    def backward(ctx, dy, dh_last):
+        delta, A, Bm, Cm, u, starts = ctx.saved_tensors
+        if dy is not None:
+            dy = dy.contiguous()
+        return _scan_backward(dy, dh_last, delta, A, Bm, Cm, u, starts, ctx.chunk)
+
+
+def _selective_scan_torch(
+    u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
+):
+    dtype = _compute_dtype(u, delta, A, B, C, D, z, delta_bias)
+    u_c, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))
+    delta_bias = None if delta_bias is None else delta_bias.to(dtype)
+    delta = _prepare_delta(delta, delta_bias, delta_softplus)
+
+    def time_major(t):  # (B, X, L) -> contiguous (L, B, X)
+        return t.permute(2, 0, 1).contiguous()
+
+    args = (time_major(delta), A.contiguous(), time_major(B), time_major(C))
+    args += (time_major(u_c),)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in args):
+        y, h_last = _SelectiveScanFn.apply(*args)
+    else:
+        y, h_last, _ = _scan_forward(*args, chunk=None)
+    y = y.permute(1, 2, 0)  # (B, Di, L)
+    if D is not None:
+        y = y + D.to(dtype)[:, None] * u_c
+    if z is not None:
+        y = y * F.silu(z.to(dtype))
+    y = y.contiguous().to(u.dtype)
+    return (y, h_last) if return_last_state else y
+
+
+# --------------------------------------------------------------------------
+# Public dispatcher
+# --------------------------------------------------------------------------
+def selective_scan(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    delta_bias=None,
+    delta_softplus=False,
+    return_last_state=False,
+    *,
+    backend="auto",
+):
+    """Selective scan with ``mamba_ssm``'s ``selective_scan_fn`` signature.
+
+    Computes the S6 recurrence of Mamba::
+
+        Δ = softplus(delta + delta_bias)   (bias, softplus optional)
+        h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t,   h_{-1} = 0
+        y_t = C_t · h_t + D u_t,   y = y * silu(z)
+
+    in float32 (float16/bfloat16 inputs are promoted; float64 stays float64)
+    and returns ``y`` in the dtype of ``u``.
+
+    Parameters
+    ----------
+    u : Tensor of shape (B, Di, L)
+        Input sequence.
+    delta : Tensor of shape (B, Di, L)
+        Step sizes before ``delta_bias`` and softplus.
+    A : Tensor of shape (Di, N)
+        Real state matrix (diagonal per channel); negative for a stable scan.
+    B, C : Tensor of shape (B, N, L)
+        Input-dependent input and output projections.
+    D : Tensor of shape (Di,), optional
+        Skip connection weight.
+    z : Tensor of shape (B, Di, L), optional
+        Gate; the output is multiplied by ``silu(z)``.
+    delta_bias : Tensor of shape (Di,), optional
+        Added to ``delta`` before the softplus.
+    delta_softplus : bool, default=False
+        Apply softplus to ``delta`` (after the bias).
+    return_last_state : bool, default=False
+        Also return the final state ``h_{L-1}``.
+    backend : {"auto", "torch", "cuda"}, default="auto"
+        ``"auto"``: the fused ``mamba_ssm`` kernel if it imports and the
+        tensors are on CUDA (and not float64), else the pure-PyTorch scan.
+        ``"cuda"`` requires the fused kernel; see :func:`resolve_scan_backend`.
+
+    Returns
+    -------
+    y : Tensor of shape (B, Di, L)
+        In the dtype of ``u``.
+    last_state : Tensor of shape (B, Di, N)
+        Only if ``return_last_state``; in the compute dtype (float32 or
+        float64). On the pure-PyTorch path gradients flow through it too.
+
+    See Also
+    --------
+    selective_scan_ref : the sequential oracle.
+    resolve_scan_backend : the backend choice, made once.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from maat_detector.ssm import selective_scan
+    >>> u = torch.randn(2, 4, 7)
+    >>> A = -torch.rand(4, 3)
+    >>> B, C = torch.randn(2, 3, 7), torch.randn(2, 3, 7)
+    >>> selective_scan(u, torch.rand(2, 4, 7), A, B, C, backend="torch").shape
+    torch.Size([2, 4, 7])
+    """
+    _check_shapes(u, delta, A, B, C, D, z, delta_bias)
+    if backend == "auto":
+        # Per-call choice without logging; resolve_scan_backend reports it once.
+        use_fused = u.is_cuda and u.dtype != torch.float64 and fused_scan_available()
+    else:
+        use_fused = resolve_scan_backend(backend, u.device) == "cuda"
+        if use_fused and u.dtype == torch.float64:
+            raise TypeError(
+                "the fused mamba-ssm kernel has no float64 version; cast to "
+                "float32 or pass backend='torch'."
+            )
+    if use_fused:
+        return load_fused_scan()(
+            u,
+            delta,
+            A,
+            B,
+            C,
+            D=D,
+            z=z,
+            delta_bias=delta_bias,
+            delta_softplus=delta_softplus,
+            return_last_state=return_last_state,
+        )
+    return _selective_scan_torch(
+        u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
+    )

@@ -551,8 +551,10 @@ def vus_roc(y_true, score, sliding_window=100, *, n_thresholds=_N_THRESHOLDS):
     Notes
     -----
     Like TSB-AD, the curve is closed at (1, 1) and recall is scaled by the
-    share of (buffer-extended) anomaly ranges detected, so constant scores
-    give more than 0.5 once the buffer is non-zero. Runs in
+    share of (buffer-extended) anomaly ranges detected, so constant and
+    random scores give more than 0.5 once the buffer is non-zero (random
+    scores: about 0.58 at ``sliding_window=100`` on a series with 20 %
+    anomalies in runs of 200). Compare with a random-score control. Runs in
     O(n log n + n * sliding_window) time, vectorised (0.1 s for 25 000 points
     at ``sliding_window=100``).
 

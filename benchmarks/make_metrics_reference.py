@@ -12,7 +12,8 @@ It writes ``tests/data/metrics_reference.json``: for each case the recipe and
 seed that made it, the inputs themselves (so the tests need no RNG), and the
 values of TSB-AD's own functions. It never imports ``maat_detector``: the
 numbers are TSB-AD's alone. ``--seed-offset`` makes new random cases with the
-same recipes (``tests/test_metrics_crosscheck.py`` uses it to check live).
+same recipes and ``--fuzz N`` writes N small random cases instead
+(``tests/test_metrics_crosscheck.py`` uses both to check live).
 """
 
 import argparse
@@ -224,6 +225,30 @@ def make_cases(seed_offset=0):
     return cases
 
 
+def make_fuzz_cases(n_cases, seed_offset=0):
+    """Small random cases: runs touching the ends, merging buffers, ties."""
+    cases = []
+    for k in range(n_cases):
+        seed = 10_000 + seed_offset + k
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(20, 300))
+        y = np.zeros(n, dtype=int)
+        while y.all() or not y.any():
+            y[:] = 0
+            for _ in range(int(rng.integers(1, 7))):
+                start = int(rng.integers(-3, n))
+                y[max(start, 0) : start + int(rng.integers(1, max(n // 8, 2)))] = 1
+        if rng.random() < 0.5:
+            score = rng.integers(0, 6, size=n).astype(float)  # many ties
+        else:
+            score = np.round(rng.random(n) + rng.random() * y, 6)
+        y_pred = (rng.random(n) < rng.uniform(0.02, 0.4)).astype(int)
+        y_pred[int(rng.integers(0, n))] = 1  # affiliation needs one prediction
+        window = int(rng.integers(0, 60))
+        cases.append((f"fuzz_{k}", "random small case", seed, window, y, score, y_pred))
+    return cases
+
+
 # --------------------------------------------------------------------------- #
 # TSB-AD values
 # --------------------------------------------------------------------------- #
@@ -290,7 +315,7 @@ def tsbad_values(y, score, y_pred, window):
     return values
 
 
-def build(seed_offset=0):
+def build(seed_offset=0, fuzz=0):
     out = {
         "description": (
             "Values computed by TSB-AD's own functions on the inputs stored here. "
@@ -325,7 +350,8 @@ def build(seed_offset=0):
         },
         "cases": [],
     }
-    for name, recipe, seed, window, y, score, y_pred in make_cases(seed_offset):
+    cases = make_fuzz_cases(fuzz, seed_offset) if fuzz else make_cases(seed_offset)
+    for name, recipe, seed, window, y, score, y_pred in cases:
         tic = time.perf_counter()
         values = tsbad_values(y, score, y_pred, window)
         elapsed = time.perf_counter() - tic
@@ -361,8 +387,15 @@ def main(argv=None):
         default=0,
         help="add this to every seed, for fresh cases (default: 0)",
     )
+    parser.add_argument(
+        "--fuzz",
+        type=int,
+        default=0,
+        metavar="N",
+        help="write N small random cases instead of the recipes",
+    )
     args = parser.parse_args(argv)
-    data = build(args.seed_offset)
+    data = build(args.seed_offset, args.fuzz)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with open(args.output, "w") as fh:
         json.dump(data, fh, indent=1)

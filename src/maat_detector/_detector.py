@@ -561,6 +561,41 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             )
         return scores
 
+    # --------------------------------------------------------- persistence
+
+    def save(self, path):
+        """Save the fitted detector in a weights-only format that runs no code.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination file. See :mod:`maat_detector.persistence`.
+        """
+        from .persistence import save_detector
+
+        save_detector(self, path)
+
+    @classmethod
+    def load(cls, path, device=None):
+        """Load a detector written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File written by :meth:`save`.
+        device : str or None, default=None
+            Device to load onto; None keeps the saved one when available,
+            else the CPU.
+
+        Returns
+        -------
+        detector : MAATDetector
+            Fitted, ready to score.
+        """
+        from .persistence import load_detector
+
+        return load_detector(path, device=device)
+
     # ---------------------------------------------------- pickling support
 
     def __getstate__(self):

@@ -21,7 +21,7 @@ from ._validation import (
     check_min_rows,
     resolve_device,
 )
-from .nn import MAAT, MAATConfig, minimax_loss, point_scores
+from .nn import MAAT, MAATConfig, minimax_loss, window_components
 from .ssm import resolve_scan_backend
 from .windowing import WindowScoreAccumulator, iter_window_batches, window_starts
 
@@ -346,9 +346,11 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             history, best_epoch = self._train(model, train, val, device, seed)
             model.eval()
             calibration = val if n_val else train
-            cal_scores = self._score_windows(
-                model, calibration, device, config.win_size
-            )
+            components = self._components(model, calibration, device, per_channel=True)
+        channel_scale = _channel_scale(components["error"])
+        components["error"] = (components["error"] / channel_scale).mean(axis=1)
+        score_stats = _score_statistics(components)
+        cal_scores = _combine(components, self.score_mode, score_stats)
         threshold = self._threshold_from(cal_scores)
 
         # Fitted state is assigned only now, so an interrupted fit writes
@@ -361,6 +363,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self.history_ = history
         self.best_epoch_ = best_epoch
         self.n_epochs_ = len(history)
+        self.channel_scale_ = channel_scale
+        self.score_stats_ = score_stats
         self.threshold_ = threshold
         self.offset_ = -threshold
         return self
@@ -468,7 +472,11 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             Finite, non-negative scores, one per row.
         """
         X = self._prepare(X)
-        return self._score_windows(self.model_, X, self.device_, self.win_size)
+        components = self._components(
+            self.model_, X, self.device_,
+            channel_scale=self.channel_scale_, needed=_NEEDED[self.score_mode],
+        )
+        return _combine(components, self.score_mode, self.score_stats_)
 
     def score_samples(self, X):
         """Normality score per row: higher = more normal (scikit-learn convention).
@@ -538,28 +546,50 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         return ((X - self.center_) / self.scale_).astype(np.float32, copy=False)
 
     @torch.inference_mode()
-    def _score_windows(self, model, X, device, win_size):
-        step = self.score_step or win_size
-        starts, n_grid = window_starts(X.shape[0], win_size, step)
-        accumulator = WindowScoreAccumulator(X.shape[0], win_size, starts, n_grid)
+    def _components(self, model, X, device, *, channel_scale=None, per_channel=False,
+                    needed=("energy", "discrepancy", "error")):
+        """Per-row score components over the scoring windows (see Notes).
+
+        Returns a dict with any of ``energy`` (n,), ``discrepancy`` (n,) and
+        ``error``: (n, C) squared errors if ``per_channel``, else (n,) their
+        channel mean after dividing by ``channel_scale``.
+        """
+        n_samples, n_features = X.shape
+        win_size = self.win_size
+        starts, n_grid = window_starts(n_samples, win_size, self.score_step or win_size)
+        accumulators = {
+            name: WindowScoreAccumulator(
+                n_samples, win_size, starts, n_grid,
+                n_channels=n_features if name == "error" and per_channel else 0,
+            )
+            for name in needed
+        }
+        scale = None
+        if channel_scale is not None:
+            scale = torch.as_tensor(channel_scale, dtype=torch.float32, device=device)
         bar = _progress(math.ceil(len(starts) / self.batch_size), "scoring", self.verbose)
         for batch, windows in iter_window_batches(X, starts, win_size, self.batch_size):
             x = torch.from_numpy(windows).to(device)
-            reconstruction, associations = model(x)
-            scores = point_scores(
-                x, reconstruction, associations, self.temperature, self.score_mode
+            squared_error, discrepancy, energy = window_components(
+                x, *model(x), self.temperature
             )
-            accumulator.add(batch, scores.double().cpu().numpy())
+            values = {"energy": energy, "discrepancy": discrepancy}
+            if "error" in needed:
+                if scale is not None:
+                    squared_error = squared_error / scale
+                values["error"] = squared_error if per_channel else squared_error.mean(-1)
+            for name, accumulator in accumulators.items():
+                accumulator.add(batch, values[name].double().cpu().numpy())
             bar.update(1)
         bar.close()
-        scores = accumulator.result()
-        if not np.isfinite(scores).all():
+        components = {name: acc.result() for name, acc in accumulators.items()}
+        if not all(np.isfinite(value).all() for value in components.values()):
             raise FloatingPointError(
                 "the model produced non-finite scores; the input may hold values "
                 "far outside the training range. Check X or refit with "
                 "scaling='robust'."
             )
-        return scores
+        return components
 
     # --------------------------------------------------------- persistence
 
@@ -628,6 +658,53 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         tags.input_tags.allow_nan = self.nan_policy == "interpolate"
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+#: Components each score mode combines.
+_NEEDED = {
+    "paper": ("energy",),
+    "reconstruction": ("error",),
+    "discrepancy": ("discrepancy",),
+    "calibrated": ("error", "discrepancy"),
+}
+
+
+def _channel_scale(squared_error):
+    """Mean squared reconstruction error per channel on the calibration rows.
+
+    Dividing by it puts every channel's error on the scale it has on normal
+    data, so a channel the model reconstructs poorly everywhere does not
+    drown the others. Floored to keep near-perfect channels finite.
+    """
+    scale = squared_error.mean(axis=0)
+    floor = max(float(scale.mean()) * 1e-3, 1e-12)
+    return np.maximum(scale, floor).astype(np.float32)
+
+
+def _score_statistics(components):
+    """Location and spread of each component on the calibration rows."""
+    stats = {}
+    for name, value in components.items():
+        value = np.log(value + 1e-12) if name == "error" else value
+        q25, q50, q75 = np.percentile(value, [25, 50, 75])
+        stats[name] = (float(q50), float(max(q75 - q25, 1e-12)))
+    return stats
+
+
+def _combine(components, score_mode, stats):
+    """One anomaly score per row from its components."""
+    if score_mode == "paper":
+        return components["energy"]
+    if score_mode == "reconstruction":
+        return components["error"]
+    if score_mode == "discrepancy":
+        return components["discrepancy"]
+    # "calibrated": robust z-scores on the calibration rows, added.
+    err_loc, err_spread = stats["error"]
+    dis_loc, dis_spread = stats["discrepancy"]
+    return (np.log(components["error"] + 1e-12) - err_loc) / err_spread + (
+        dis_loc - components["discrepancy"]
+    ) / dis_spread
 
 
 def _fit_scaling(X, scaling):

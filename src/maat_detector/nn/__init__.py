@@ -2,7 +2,7 @@
 
 from .attention import AnomalyAttention, Association
 from .config import MAATConfig
-from .losses import SCORE_MODES, minimax_loss, point_scores
+from .losses import SCORE_MODES, minimax_loss, point_scores, window_components
 from .mamba import MambaBlock
 from .model import MAAT
 
@@ -15,4 +15,5 @@ __all__ = [
     "SCORE_MODES",
     "minimax_loss",
     "point_scores",
+    "window_components",
 ]

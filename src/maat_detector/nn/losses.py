@@ -8,7 +8,7 @@ import torch
 
 from .attention import Association
 
-__all__ = ["minimax_loss", "point_scores", "SCORE_MODES"]
+__all__ = ["minimax_loss", "point_scores", "window_components", "SCORE_MODES"]
 
 #: Ways of turning a window into per-point anomaly scores; see point_scores.
 SCORE_MODES = ("paper", "reconstruction", "discrepancy")
@@ -48,6 +48,31 @@ def minimax_loss(
     }
 
 
+def window_components(
+    x: torch.Tensor,
+    reconstruction: torch.Tensor,
+    associations: Sequence[Association],
+    temperature: float = 50.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The per-point quantities every anomaly score is made of.
+
+    Returns
+    -------
+    squared_error : Tensor of shape (B, L, C)
+        ``(x - reconstruction) ** 2`` per channel.
+    discrepancy : Tensor of shape (B, L)
+        ``AD = temperature * sum over layers of kl(S, P) + kl(P, S)``
+        (section 9), heads averaged.
+    energy : Tensor of shape (B, L)
+        The paper's energy ``softmax_t(-AD) * mean_c squared_error``; the
+        softmax runs over the window's L steps, so it is relative to the window.
+    """
+    squared_error = (x - reconstruction) ** 2
+    discrepancy = temperature * sum(a.discrepancy() for a in associations)
+    energy = torch.softmax(-discrepancy, dim=-1) * squared_error.mean(dim=-1)
+    return squared_error, discrepancy, energy
+
+
 def point_scores(
     x: torch.Tensor,
     reconstruction: torch.Tensor,
@@ -57,17 +82,17 @@ def point_scores(
 ) -> torch.Tensor:
     """Per-point anomaly scores of each window, higher = more anomalous: (B, L).
 
-    - ``"paper"``: ``softmax_t(-AD) * rec_t`` with ``AD = sum_l temperature *
-      discrepancy_l`` (section 9); the softmax runs over the window's L steps.
-    - ``"reconstruction"``: ``rec_t`` alone (mean squared error over channels).
+    - ``"paper"``: ``softmax_t(-AD) * rec_t`` (section 9).
+    - ``"reconstruction"``: ``rec_t``, the mean squared error over channels.
     - ``"discrepancy"``: ``AD`` alone.
     """
-    rec = torch.mean((x - reconstruction) ** 2, dim=-1)  # (B, L)
-    if mode == "reconstruction":
-        return rec
-    ad = temperature * sum(a.discrepancy() for a in associations)  # (B, L)
-    if mode == "discrepancy":
-        return ad
+    squared_error, discrepancy, energy = window_components(
+        x, reconstruction, associations, temperature
+    )
     if mode == "paper":
-        return torch.softmax(-ad, dim=-1) * rec
+        return energy
+    if mode == "reconstruction":
+        return squared_error.mean(dim=-1)
+    if mode == "discrepancy":
+        return discrepancy
     raise ValueError(f"mode={mode!r} is not one of {SCORE_MODES}.")

@@ -243,9 +243,25 @@ def selective_scan_ref(
 # --------------------------------------------------------------------------
 # Fast pure-PyTorch scan, time-major
 # --------------------------------------------------------------------------
+# Batch rows per tile: the per-step state of one tile, tile * N * Di floats,
+# is kept near 2**17 (512 KiB in float32) so the ~20 elementwise passes of a
+# step hit L2 cache instead of L3/DRAM. Measured at Di 1024, 1 thread:
+# fwd+bwd 0.80 s untiled -> 0.55 s (N 16, tile 8); 0.53 -> 0.33 s (N 8, 16).
+_TILE_ELEMENTS = 2**17
+
+
 def _chunk_size(length):
     # K ~ sqrt(L) minimises the saved states L/K plus the recomputed chunk K.
     return math.isqrt(max(length - 1, 0)) + 1
+
+
+def _batch_tiles(u, d_state):
+    batch, d_inner = u.shape[1], u.shape[2]
+    if u.device.type != "cpu":
+        # On a GPU small tiles only add kernel launches.
+        return [(0, batch)]
+    size = max(1, _TILE_ELEMENTS // (d_state * d_inner))
+    return [(b0, min(b0 + size, batch)) for b0 in range(0, batch, size)]
 
 
 def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
@@ -255,30 +271,37 @@ def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
     The state is kept as (B, N, Di): Di is the long, contiguous axis, so the
     elementwise ops broadcast along rows and both reductions over N
     (``<C_t, h_t>``) and over Di (in the backward) are batched matmuls.
-    With ``chunk=None`` nothing is saved (inference).
+    ``starts[c]`` is the state entering chunk ``c`` (steps ``c*chunk ...``);
+    with ``chunk=None`` nothing is saved (inference).
     """
     length, batch, d_inner = u.shape
     d_state = A_T.shape[0]
     y = torch.empty_like(u)
-    h = u.new_zeros(batch, d_state, d_inner)
-    decay = torch.empty_like(h)
+    h_last = u.new_empty(batch, d_state, d_inner)
     starts = None
     if chunk is not None:
         starts = u.new_empty(-(-length // chunk), batch, d_state, d_inner)
-    # unbind once: per-step views without per-step indexing overhead.
-    delta_t = delta.unsqueeze(2).unbind(0)  # (B, 1, Di) each
-    drive_t = (delta * u).unsqueeze(2).unbind(0)  # Δ_t u_t, (B, 1, Di) each
-    b_t = Bm.unsqueeze(-1).unbind(0)  # (B, N, 1) each
-    c_t = Cm.unsqueeze(2).unbind(0)  # (B, 1, N) each
-    y_t = y.unsqueeze(2).unbind(0)  # (B, 1, Di) each
-    for t in range(length):
-        if starts is not None and t % chunk == 0:
-            starts[t // chunk].copy_(h)
-        torch.mul(delta_t[t], A_T, out=decay)
-        decay.exp_()  # exp(Δ_t A), (B, N, Di)
-        h.mul_(decay).addcmul_(b_t[t], drive_t[t])  # + Δ_t u_t B_t
-        torch.bmm(c_t[t], h, out=y_t[t])  # y_t = <C_t, h_t>
-    return y, h, starts
+    drive = delta * u  # Δ_t u_t, (L, B, Di)
+    tiles = _batch_tiles(u, d_state)
+    decay = u.new_empty(tiles[0][1], d_state, d_inner)
+    for b0, b1 in tiles:
+        # Slicing the batch of a time-major tensor keeps every step contiguous.
+        h = h_last[b0:b1].zero_()
+        decay_tile = decay[: b1 - b0]
+        # unbind once: per-step views without per-step indexing overhead.
+        delta_t = delta[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
+        drive_t = drive[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
+        b_t = Bm[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
+        c_t = Cm[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, N)
+        y_t = y[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
+        for t in range(length):
+            if starts is not None and t % chunk == 0:
+                starts[t // chunk, b0:b1].copy_(h)
+            torch.mul(delta_t[t], A_T, out=decay_tile)
+            decay_tile.exp_()  # exp(Δ_t A), (b, N, Di)
+            h.mul_(decay_tile).addcmul_(b_t[t], drive_t[t])  # + B_t Δ_t u_t
+            torch.bmm(c_t[t], h, out=y_t[t])  # y_t = <C_t, h_t>
+    return y, h_last, starts
 
 
 def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
@@ -294,10 +317,6 @@ def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
     """
     length, batch, d_inner = u.shape
     d_state = A_T.shape[0]
-    if dh_last is None:
-        dh = u.new_zeros(batch, d_state, d_inner)
-    else:
-        dh = dh_last.to(u.dtype).contiguous().clone()
     if dy is None:
         dy = torch.zeros_like(u)
     drive = delta * u  # Δ_t u_t
@@ -305,104 +324,203 @@ def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
     d_u = torch.empty_like(u)
     d_B = torch.empty_like(Bm)
     d_C = torch.empty_like(Cm)
-    d_A = torch.zeros_like(dh)  # summed over the batch at the end
-    d_drive = u.new_empty(batch, 1, d_inner)
+    tiles = _batch_tiles(u, d_state)
+    size = tiles[0][1]
+    d_A = u.new_zeros(size, d_state, d_inner)  # summed over rows at the end
+    dh = u.new_empty(size, d_state, d_inner)
     g = torch.empty_like(dh)
+    d_drive = u.new_empty(size, 1, d_inner)
     # states[j] = h_{t0+j-1}, decays[j] = exp(Δ_{t0+j} A) within one chunk
-    states = u.new_empty(chunk + 1, batch, d_state, d_inner)
-    decays = u.new_empty(chunk, batch, d_state, d_inner)
+    states = u.new_empty(chunk + 1, size, d_state, d_inner)
+    decays = u.new_empty(chunk, size, d_state, d_inner)
 
-    delta_t = delta.unsqueeze(2).unbind(0)  # (B, 1, Di)
-    drive_t = drive.unsqueeze(2).unbind(0)  # (B, 1, Di)
-    drive_col = drive.unsqueeze(-1).unbind(0)  # (B, Di, 1)
-    u_t = u.unbind(0)  # (B, Di)
-    b_t = Bm.unsqueeze(-1).unbind(0)  # (B, N, 1)
-    b_row = Bm.unsqueeze(2).unbind(0)  # (B, 1, N)
-    c_t = Cm.unsqueeze(-1).unbind(0)  # (B, N, 1)
-    dy_row = dy.unsqueeze(2).unbind(0)  # (B, 1, Di)
-    dy_col = dy.unsqueeze(-1).unbind(0)  # (B, Di, 1)
-    d_b_t = d_B.unsqueeze(-1).unbind(0)  # (B, N, 1)
-    d_c_t = d_C.unsqueeze(-1).unbind(0)  # (B, N, 1)
-    d_delta_t = d_delta.unbind(0)  # (B, Di)
-    d_u_t = d_u.unbind(0)  # (B, Di)
-    d_drive_t = d_drive.squeeze(1)  # (B, Di)
+    for b0, b1 in tiles:
+        rows = b1 - b0
+        dh_tile, g_tile = dh[:rows], g[:rows]
+        d_a_tile = d_A[:rows]
+        d_drive_tile = d_drive[:rows]
+        d_drive_row = d_drive_tile.squeeze(1)  # (b, Di)
+        if dh_last is None:
+            dh_tile.zero_()
+        else:
+            dh_tile.copy_(dh_last[b0:b1])
+        delta_t = delta[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
+        drive_t = drive[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
+        drive_col = drive[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, Di, 1)
+        u_t = u[:, b0:b1].unbind(0)  # (b, Di)
+        b_t = Bm[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
+        b_row = Bm[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, N)
+        c_t = Cm[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
+        dy_row = dy[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
+        dy_col = dy[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, Di, 1)
+        d_b_t = d_B[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
+        d_c_t = d_C[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
+        d_delta_t = d_delta[:, b0:b1].unbind(0)  # (b, Di)
+        d_u_t = d_u[:, b0:b1].unbind(0)  # (b, Di)
+        states_tile = states[:, :rows].unbind(0)  # (b, N, Di)
+        decays_tile = decays[:, :rows].unbind(0)  # (b, N, Di)
 
-    for t0 in range((len(starts) - 1) * chunk, -1, -chunk):
-        t1 = min(t0 + chunk, length)
-        # Recompute this chunk's states from its saved start.
-        states[0].copy_(starts[t0 // chunk])
-        for t in range(t0, t1):
-            j = t - t0
-            torch.mul(delta_t[t], A_T, out=decays[j])
-            decays[j].exp_()
-            torch.mul(decays[j], states[j], out=states[j + 1])
-            states[j + 1].addcmul_(b_t[t], drive_t[t])
-        for t in range(t1 - 1, t0 - 1, -1):
-            j = t - t0
-            # y_t = <C_t, h_t>
-            torch.bmm(states[j + 1], dy_col[t], out=d_c_t[t])
-            dh.addcmul_(c_t[t], dy_row[t])
-            # h_t = ... + B_t (Δ_t u_t)
-            torch.bmm(dh, drive_col[t], out=d_b_t[t])
-            torch.bmm(b_row[t], dh, out=d_drive)
-            # h_t = exp(Δ_t A) h_{t-1} + ...: carry dh to h_{t-1} first, then
-            # g = dh_{t-1}-carry * h_{t-1} is the gradient w.r.t. Δ_t A.
-            dh.mul_(decays[j])
-            torch.mul(dh, states[j], out=g)
-            d_A.addcmul_(g, delta_t[t])
-            g.mul_(A_T)
-            torch.sum(g, dim=1, out=d_delta_t[t])
-            d_delta_t[t].addcmul_(d_drive_t, u_t[t])
-            torch.mul(d_drive_t, delta_t[t].squeeze(1), out=d_u_t[t])
+        for t0 in range((len(starts) - 1) * chunk, -1, -chunk):
+            t1 = min(t0 + chunk, length)
+            # Recompute this chunk's states from its saved start.
+            states_tile[0].copy_(starts[t0 // chunk, b0:b1])
+            for t in range(t0, t1):
+                j = t - t0
+                torch.mul(delta_t[t], A_T, out=decays_tile[j])
+                decays_tile[j].exp_()
+                torch.mul(decays_tile[j], states_tile[j], out=states_tile[j + 1])
+                states_tile[j + 1].addcmul_(b_t[t], drive_t[t])
+            for t in range(t1 - 1, t0 - 1, -1):
+                j = t - t0
+                # y_t = <C_t, h_t>
+                torch.bmm(states_tile[j + 1], dy_col[t], out=d_c_t[t])
+                dh_tile.addcmul_(c_t[t], dy_row[t])
+                # h_t = ... + B_t (Δ_t u_t)
+                torch.bmm(dh_tile, drive_col[t], out=d_b_t[t])
+                torch.bmm(b_row[t], dh_tile, out=d_drive_tile)
+                # h_t = exp(Δ_t A) h_{t-1} + ...: carry dh to h_{t-1} first;
+                # then g = carry * h_{t-1} is the gradient w.r.t. Δ_t A.
+                dh_tile.mul_(decays_tile[j])
+                torch.mul(dh_tile, states_tile[j], out=g_tile)
+                d_a_tile.addcmul_(g_tile, delta_t[t])
+                g_tile.mul_(A_T)
+                torch.sum(g_tile, dim=1, out=d_delta_t[t])
+                d_delta_t[t].addcmul_(d_drive_row, u_t[t])
+                torch.mul(d_drive_row, delta_t[t].squeeze(1), out=d_u_t[t])
     return d_delta, d_A.sum(0), d_B, d_C, d_u
 
 
+def _to_time_major(t, dtype):
+    # (B, X, L) -> contiguous (L, B, X), cast included.
+    out = torch.empty(
+        (t.shape[2], t.shape[0], t.shape[1]), dtype=dtype, device=t.device
+    )
+    if t.device.type != "cpu":
+        return out.copy_(t.permute(2, 0, 1))
+    # One 2-D transpose per batch row: a single permuted copy walks the source
+    # with a B*X stride and was ~4x slower (84 ms vs 22 ms at 64x1024x100).
+    for b in range(t.shape[0]):
+        out[:, b].copy_(t[b].t())
+    return out
+
+
+def _from_time_major(t, dtype):
+    # (L, B, X) -> contiguous (B, X, L): the inverse copy of _to_time_major.
+    out = torch.empty(
+        (t.shape[1], t.shape[2], t.shape[0]), dtype=dtype, device=t.device
+    )
+    return out.copy_(t.permute(1, 2, 0))
+
+
+def _forward_time_major(u, delta, A, B, C, D, z, delta_bias, softplus, chunk):
+    """Whole forward in time-major layout; returns output and what backward needs.
+
+    Every elementwise op (bias, softplus, D, gate) runs on contiguous
+    (L, B, Di) tensors: mixing a (B, Di, L) operand with a time-major one
+    makes the inner loop stride by B*Di and was ~10x slower than the copy.
+    """
+    dtype = _compute_dtype(u, delta, A, B, C, D, z, delta_bias)
+    delta_raw = _to_time_major(delta, dtype)  # (L, B, Di)
+    if delta_bias is not None:
+        delta_raw += delta_bias.to(dtype)
+    step = F.softplus(delta_raw) if softplus else delta_raw  # Δ
+    u_t = _to_time_major(u, dtype)
+    b_t = _to_time_major(B, dtype)  # (L, B, N)
+    c_t = _to_time_major(C, dtype)
+    a_t = A.to(dtype).t().contiguous()  # (N, Di)
+    y, h_last, starts = _scan_forward(step, a_t, b_t, c_t, u_t, chunk)
+    if D is not None:
+        y.addcmul_(u_t, D.to(dtype))
+    z_t = None
+    out = y
+    if z is not None:
+        z_t = _to_time_major(z, dtype)
+        out = y * F.silu(z_t)
+    # y before the gate is only needed for dz.
+    saved = (delta_raw, a_t, b_t, c_t, u_t, z_t, None if z is None else y, starts)
+    return out, h_last, saved
+
+
 class _SelectiveScanFn(torch.autograd.Function):
-    """Core recurrence on time-major tensors with a hand-written backward."""
+    """The whole selective scan with a hand-written backward.
+
+    Inputs and outputs are in the caller's (B, Di, L) layout and dtypes;
+    everything in between is time-major in the compute dtype.
+    """
 
     @staticmethod
-    def forward(ctx, delta, A_T, Bm, Cm, u):
-        chunk = _chunk_size(u.shape[0])
-        y, h_last, starts = _scan_forward(delta, A_T, Bm, Cm, u, chunk)
-        ctx.save_for_backward(delta, A_T, Bm, Cm, u, starts)
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, softplus):
+        chunk = _chunk_size(u.shape[2])
+        out, h_last, saved = _forward_time_major(
+            u, delta, A, B, C, D, z, delta_bias, softplus, chunk
+        )
+        dtype = out.dtype
+        ctx.save_for_backward(*saved, D if D is None else D.to(dtype))
         ctx.chunk = chunk
+        ctx.softplus = softplus
+        ctx.dtypes = [None if t is None else t.dtype for t in (u, delta, A, B, C)]
+        ctx.dtypes += [None if t is None else t.dtype for t in (D, z, delta_bias)]
         ctx.set_materialize_grads(False)
-        return y, h_last
+        return _from_time_major(out, u.dtype), h_last.transpose(1, 2).contiguous()
 
     @staticmethod
-    def backward(ctx, dy, dh_last):
-        delta, A_T, Bm, Cm, u, starts = ctx.saved_tensors
-        if dy is not None:
-            dy = dy.contiguous()
-        return _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, ctx.chunk)
+    def backward(ctx, d_out, d_last):
+        delta_raw, a_t, b_t, c_t, u_t, z_t, y, starts, D = ctx.saved_tensors
+        dtype = u_t.dtype
+        needs = ctx.needs_input_grad
+        step = F.softplus(delta_raw) if ctx.softplus else delta_raw
+        d_z = d_D = None
+        if d_out is None:
+            dy = None
+        else:
+            dy = _to_time_major(d_out, dtype)  # (L, B, Di)
+            if z_t is not None:
+                sig = torch.sigmoid(z_t)
+                if needs[6]:
+                    # silu'(z) = s (1 + z (1 - s)), s = sigmoid(z)
+                    d_z = dy * y * sig * (1 + z_t * (1 - sig))
+                dy.mul_(z_t * sig)  # dL/dy = d_out * silu(z)
+            if D is not None and needs[5]:
+                d_D = (dy * u_t).sum((0, 1))
+        if d_last is not None:
+            d_last = d_last.transpose(1, 2)  # (B, N, Di)
+        d_step, d_a_t, d_b, d_c, d_u = _scan_backward(
+            dy, d_last, step, a_t, b_t, c_t, u_t, starts, ctx.chunk
+        )
+        if D is not None and dy is not None:
+            d_u.addcmul_(dy, D)
+        if ctx.softplus:
+            d_step.mul_(torch.sigmoid(delta_raw))  # softplus' = sigmoid
+        d_bias = d_step.sum((0, 1)) if needs[7] else None
+
+        dt = ctx.dtypes
+        grads = [
+            _from_time_major(d_u, dt[0]) if needs[0] else None,
+            _from_time_major(d_step, dt[1]) if needs[1] else None,
+            d_a_t.t().to(dt[2]) if needs[2] else None,
+            _from_time_major(d_b, dt[3]) if needs[3] else None,
+            _from_time_major(d_c, dt[4]) if needs[4] else None,
+            None if d_D is None else d_D.to(dt[5]),
+            None if d_z is None else _from_time_major(d_z, dt[6]),
+            None if d_bias is None else d_bias.to(dt[7]),
+            None,
+        ]
+        return tuple(grads)
 
 
 def _selective_scan_torch(
     u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
 ):
-    dtype = _compute_dtype(u, delta, A, B, C, D, z, delta_bias)
-    u_c, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))
-    delta_bias = None if delta_bias is None else delta_bias.to(dtype)
-    delta = _prepare_delta(delta, delta_bias, delta_softplus)
-
-    def time_major(t):  # (B, X, L) -> contiguous (L, B, X)
-        return t.permute(2, 0, 1).contiguous()
-
-    args = (time_major(delta), A.t().contiguous(), time_major(B), time_major(C))
-    args += (time_major(u_c),)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in args):
-        y, h_last = _SelectiveScanFn.apply(*args)
+    inputs = (u, delta, A, B, C, D, z, delta_bias)
+    if torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in inputs
+    ):
+        y, h_last = _SelectiveScanFn.apply(*inputs, bool(delta_softplus))
     else:
-        y, h_last, _ = _scan_forward(*args, chunk=None)
-    y = y.permute(1, 2, 0)  # (B, Di, L)
-    if D is not None:
-        y = y + D.to(dtype)[:, None] * u_c
-    if z is not None:
-        y = y * F.silu(z.to(dtype))
-    y = y.contiguous().to(u.dtype)
-    if return_last_state:
-        return y, h_last.transpose(1, 2).contiguous()  # (B, Di, N)
-    return y
+        out, h_last, _ = _forward_time_major(*inputs, delta_softplus, chunk=None)
+        y = _from_time_major(out, u.dtype)
+        h_last = h_last.transpose(1, 2).contiguous()
+    return (y, h_last) if return_last_state else y
 
 
 # --------------------------------------------------------------------------

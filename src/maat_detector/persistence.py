@@ -1,0 +1,546 @@
+"""Save and load fitted detectors in a weights-only format that runs no code.
+
+A detector file is one :func:`torch.save` archive holding a dict of tensors and
+plain Python values (str, int, float, bool, None, and lists, tuples and
+str-keyed dicts of them), read back with
+``torch.load(path, weights_only=True, map_location="cpu")``. Unlike
+:mod:`pickle` or :mod:`joblib`, whose loaders can run any code a file asks
+for, loading a detector file never imports or calls anything it names.
+
+Layout of the dict (format version 1):
+
+``"maat_detector_format"`` : int
+    Format version, :data:`FORMAT_VERSION`; a newer one is refused.
+``"versions"`` : dict of str
+    ``maat_detector``, ``torch``, ``numpy``, ``sklearn`` and ``python`` that
+    wrote the file, for information (a different ``maat_detector`` warns).
+``"params"`` : dict
+    :meth:`MAATDetector.get_params` (a ``RandomState`` instance becomes None).
+``"config"`` : dict
+    ``dataclasses.asdict(config_)``, the :class:`~maat_detector.nn.MAATConfig`.
+``"state_dict"`` : dict of str to Tensor
+    The network's weights and buffers, on the CPU.
+``"fitted"`` : dict
+    Every other fitted attribute (``offset_``, ``threshold_``, ``center_``,
+    ``scale_``, ``history_``, ``n_features_in_``, ``feature_names_in_`` ...).
+    Plain values are stored as they are; numpy arrays, numpy scalars and
+    devices as small tagged dicts, ``{"__kind__": "ndarray", "data": tensor}``
+    and the like, so that they come back with their dtype.
+``"checksum"`` : str
+    SHA-256 of everything above, so that flipped bytes in the weights -- which
+    the archive itself does not detect -- are reported instead of loaded.
+
+Paths are written to a temporary file beside the destination and renamed, so
+an interrupted save never leaves a truncated file under the final name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import pickle
+import platform
+import tempfile
+import warnings
+import zipfile
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._version import __version__
+
+__all__ = ["FORMAT_VERSION", "save_detector", "load_detector"]
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+"""Version of the file layout written by :func:`save_detector`."""
+
+_MAGIC_KEY = "maat_detector_format"
+_ZIP_MAGIC = b"PK\x03\x04"
+_KIND = "__kind__"
+# Fitted attributes stored outside "fitted", or rebuilt on load.
+_SPECIAL = ("model_", "config_")
+_REQUIRED_KEYS = ("versions", "params", "config", "state_dict", "fitted", "checksum")
+
+
+def save_detector(detector, path):
+    """Write a fitted :class:`~maat_detector.MAATDetector` to a file.
+
+    Parameters
+    ----------
+    detector : MAATDetector
+        A fitted detector.
+    path : str, os.PathLike or binary file object
+        Destination. A path is written atomically (temporary file, then
+        rename); a file object is written as is.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``detector`` is not fitted.
+    TypeError
+        If a parameter holds a value that is not a plain Python value.
+
+    Warns
+    -----
+    UserWarning
+        When ``random_state`` is a ``RandomState`` instance, which is saved as
+        None (scores are unaffected; only a later refit is).
+
+    See Also
+    --------
+    load_detector : Read the file back.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from maat_detector import MAATDetector
+    >>> from maat_detector.persistence import load_detector, save_detector
+    >>> X = np.c_[np.sin(np.arange(200) / 5), np.cos(np.arange(200) / 7)]
+    >>> det = MAATDetector(win_size=20, d_model=8, n_heads=2, e_layers=1, d_ff=8,
+    ...                    epochs=1, block_size=5, random_state=0).fit(X)
+    >>> buffer = io.BytesIO()
+    >>> save_detector(det, buffer)
+    >>> _ = buffer.seek(0)
+    >>> again = load_detector(buffer)
+    >>> bool((again.score_samples(X) == det.score_samples(X)).all())
+    True
+    """
+    # Name the attributes: a half-finished fit may leave n_features_in_ alone.
+    check_is_fitted(detector, ["model_", "offset_", "config_"])
+    payload = _to_payload(detector)
+    if hasattr(path, "write"):
+        torch.save(payload, path)
+        return
+    path = Path(path)
+    descriptor, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def load_detector(path, device=None):
+    """Read a detector written by :func:`save_detector`, running no code.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or binary file object
+        File written by :func:`save_detector` (or :meth:`MAATDetector.save`).
+    device : str, torch.device or None, default=None
+        Device for the network. None keeps the saved ``device_`` when it is
+        available here, else uses the CPU; "auto" picks CUDA when available.
+
+    Returns
+    -------
+    detector : MAATDetector
+        Fitted and in eval mode; its scores equal the saved detector's on the
+        same device.
+
+    Raises
+    ------
+    ValueError
+        If the file is truncated or corrupted, is not a maat_detector file
+        (including any pickle that would run code), was written in a newer
+        format version, or holds weights whose names or shapes do not match
+        the saved configuration. The message says which.
+
+    Warns
+    -----
+    UserWarning
+        If the file was written by another maat_detector version with the
+        same format; the detector is still loaded.
+
+    See Also
+    --------
+    save_detector : Write the file.
+
+    Notes
+    -----
+    The fused CUDA scan is used again only on a CUDA device with mamba-ssm
+    installed; otherwise the pure-PyTorch scan computes the same function, and
+    ``scan_backend_`` says which one runs. The ``device`` and ``scan_backend``
+    parameters are restored as saved, so a later refit asks for what the
+    original fit asked for.
+    """
+    payload = _read_payload(path)
+    name = _describe(path)
+    _check_versions(payload, name)
+    return _from_payload(payload, name, device)
+
+
+# ------------------------------------------------------------------ writing
+
+
+def _to_payload(detector):
+    fitted = {
+        name: _encode(value, name)
+        for name, value in vars(detector).items()
+        if name.endswith("_") and not name.startswith("_") and name not in _SPECIAL
+    }
+    payload = {
+        _MAGIC_KEY: FORMAT_VERSION,
+        "versions": _library_versions(),
+        "params": _params_of(detector),
+        "config": _encode(dataclasses.asdict(detector.config_), "config_"),
+        "state_dict": {
+            key: tensor.detach().cpu()
+            for key, tensor in detector.model_.state_dict().items()
+        },
+        "fitted": fitted,
+    }
+    payload["checksum"] = _checksum(payload)
+    return payload
+
+
+def _params_of(detector):
+    params = detector.get_params(deep=False)
+    random_state = params.get("random_state")
+    if random_state is not None and not isinstance(random_state, Integral):
+        warnings.warn(
+            f"random_state is a {type(random_state).__name__} instance, which the "
+            "weights-only format cannot hold; it is saved as None. Scores are "
+            "unaffected; pass an int random_state to make refits reproducible.",
+            UserWarning,
+            stacklevel=4,
+        )
+        params["random_state"] = None
+    return {name: _encode(value, f"parameter {name}") for name, value in params.items()}
+
+
+def _encode(value, where):
+    """``value`` as weights-only types; numpy values become tagged dicts."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return str(value)  # also strips subclasses (np.str_, TorchVersion)
+    if isinstance(value, np.generic):
+        return {_KIND: "numpy_scalar", "dtype": value.dtype.str, "value": value.item()}
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return _encode_array(value, where)
+    if isinstance(value, torch.device):
+        return {_KIND: "device", "value": str(value)}
+    if isinstance(value, torch.Tensor):
+        return {_KIND: "tensor", "data": value.detach().cpu().clone()}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value) and _KIND not in value:
+            return {str(k): _encode(v, where) for k, v in value.items()}
+    elif isinstance(value, list):
+        return [_encode(v, where) for v in value]
+    elif isinstance(value, tuple):
+        return tuple(_encode(v, where) for v in value)
+    raise TypeError(
+        f"{where} holds a {type(value).__name__}, which the weights-only format "
+        "cannot store; use str, int, float, bool, None, numpy arrays, or lists, "
+        "tuples and str-keyed dicts of them."
+    )
+
+
+def _encode_array(array, where):
+    if array.dtype.kind in "biufc":
+        data = torch.from_numpy(np.array(array, copy=True, order="C"))
+        return {_KIND: "ndarray", "data": data}
+    if array.dtype.kind in "OUS" and all(isinstance(v, str) for v in array.flat):
+        return {
+            _KIND: "ndarray_str",
+            "dtype": "object" if array.dtype.kind == "O" else array.dtype.str,
+            "shape": list(array.shape),
+            "data": [str(v) for v in array.flat],
+        }
+    raise TypeError(
+        f"{where} is an array of dtype {array.dtype} holding values other than "
+        "numbers or strings, which the weights-only format cannot store."
+    )
+
+
+def _decode(value):
+    """Inverse of :func:`_encode`."""
+    if isinstance(value, dict):
+        kind = value.get(_KIND)
+        if kind is None:
+            return {k: _decode(v) for k, v in value.items()}
+        if kind == "ndarray":
+            return value["data"].numpy().copy()
+        if kind == "ndarray_str":
+            array = np.array(value["data"], dtype=np.dtype(value["dtype"]))
+            return array.reshape(value["shape"])
+        if kind == "numpy_scalar":
+            return np.dtype(value["dtype"]).type(value["value"])
+        if kind == "device":
+            return torch.device(value["value"])
+        if kind == "tensor":
+            return value["data"]
+        raise ValueError(f"unknown stored value kind {kind!r}")
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_decode(v) for v in value)
+    return value
+
+
+def _library_versions():
+    import sklearn
+
+    return {
+        "maat_detector": __version__,
+        "torch": str(torch.__version__),  # a str subclass, not weights-only
+        "numpy": str(np.__version__),
+        "sklearn": str(sklearn.__version__),
+        "python": platform.python_version(),
+    }
+
+
+def _checksum(payload):
+    """SHA-256 over the payload, tensors by dtype, shape and bytes."""
+    digest = hashlib.sha256()
+
+    def feed(value):
+        if isinstance(value, dict):
+            digest.update(b"{")
+            for key in sorted(value, key=repr):
+                if key != "checksum":
+                    digest.update(repr(key).encode())
+                    feed(value[key])
+            digest.update(b"}")
+        elif isinstance(value, (list, tuple)):
+            digest.update(b"[" if isinstance(value, list) else b"(")
+            for item in value:
+                feed(item)
+            digest.update(b"]")
+        elif isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            digest.update(f"T{tensor.dtype}{tuple(tensor.shape)}".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(f"{type(value).__name__}:{value!r};".encode())
+
+    feed(payload)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _describe(path):
+    return repr(str(path)) if not hasattr(path, "read") else "the file object"
+
+
+def _read_payload(path):
+    name = _describe(path)
+    if hasattr(path, "read"):
+        start = path.tell()
+        head = path.read(4)
+        path.seek(start)
+    else:
+        with open(path, "rb") as file:
+            head = file.read(4)
+    if head != _ZIP_MAGIC:
+        # Not a torch zip archive: a pickle, joblib or legacy torch file, or
+        # other bytes. Refuse before any unpickler sees it.
+        raise ValueError(
+            f"{name} is not a maat_detector file: it is not a torch zip archive "
+            f"(it starts with {head!r}). Write detector files with "
+            "MAATDetector.save or maat_detector.persistence.save_detector; "
+            "pickle and joblib files are not read here because loading them can "
+            "run arbitrary code (use pickle/joblib only on files you trust)."
+        )
+    try:
+        payload = torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        raise ValueError(
+            f"{name} is not a maat_detector file: it holds objects other than "
+            "tensors and plain Python values, which torch.load(weights_only=True) "
+            f"refused without running it ({_first_line(exc)}). Detector files "
+            "from save_detector never do; load other files only from sources "
+            "you trust."
+        ) from exc
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        UnicodeDecodeError,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        IndexError,
+    ) as exc:
+        raise ValueError(
+            f"cannot read {name}: the file is truncated or corrupted "
+            f"({type(exc).__name__}: {_first_line(exc)}). Save the detector again "
+            "or copy the file again in full."
+        ) from exc
+    if not isinstance(payload, dict) or _MAGIC_KEY not in payload:
+        kind = type(payload).__name__
+        if isinstance(payload, dict):
+            kind += f" with keys {sorted(map(str, payload))[:6]}"
+        raise ValueError(
+            f"{name} is not a maat_detector file: it is a torch file holding a "
+            f"{kind}. Write detector files with MAATDetector.save."
+        )
+    return payload
+
+
+def _first_line(exc):
+    """The informative line of a (possibly long) torch error message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("WeightsUnpickler error:"):
+            return line
+    return lines[0] if lines else type(exc).__name__
+
+
+def _check_versions(payload, name):
+    version = payload[_MAGIC_KEY]
+    versions = payload.get("versions", {})
+    if not isinstance(versions, dict):
+        versions = {}
+    writer = versions.get("maat_detector", "unknown")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(
+            f"{name} has an invalid format version {version!r}; the file is "
+            "corrupted. Save the detector again."
+        )
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{name} was written by maat_detector {writer} in file format "
+            f"{version}, but this maat_detector {__version__} reads formats up to "
+            f"{FORMAT_VERSION}. Upgrade: pip install --upgrade maat-detector."
+        )
+    missing = [key for key in _REQUIRED_KEYS if key not in payload]
+    if missing:
+        raise ValueError(
+            f"{name} is an incomplete maat_detector file: missing {missing}. "
+            "Save the detector again."
+        )
+    if payload["checksum"] != _checksum(payload):
+        raise ValueError(
+            f"{name} is corrupted: its content does not match the checksum "
+            "written with it. Save the detector again or copy the file again "
+            "in full."
+        )
+    if writer != __version__:
+        warnings.warn(
+            f"{name} was written by maat_detector {writer} and is loaded by "
+            f"{__version__}. The file format ({version}) is the same, but scores "
+            "can differ if the model code changed; refit, or save again with "
+            "this version to silence this warning.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _from_payload(payload, name, device):
+    from ._detector import MAATDetector
+    from ._validation import resolve_device
+    from .nn import MAAT, MAATConfig
+    from .ssm import fused_scan_available
+
+    try:
+        params = _decode(payload["params"])
+        fitted = _decode(payload["fitted"])
+        saved_device = fitted["device_"]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(
+            f"{name} is a damaged maat_detector file: its parameters or fitted "
+            f"attributes cannot be read ({type(exc).__name__}: {exc}). Save the "
+            "detector again."
+        ) from exc
+    known = MAATDetector().get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(
+            f"{name} has parameter(s) {unknown} that this maat_detector "
+            f"{__version__} does not know. Upgrade: pip install --upgrade "
+            "maat-detector."
+        )
+    detector = MAATDetector(**params)
+
+    target = _target_device(device, saved_device, resolve_device)
+    config = dict(payload["config"])
+    backend = config.get("scan_backend", "torch")
+    if backend == "cuda" and (target.type != "cuda" or not fused_scan_available()):
+        logger.info(
+            "saved with the fused CUDA scan; using the pure-PyTorch scan on %s",
+            target,
+        )
+        backend = "torch"
+    config["scan_backend"] = backend
+    try:
+        config = MAATConfig(**config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} holds a model configuration this maat_detector {__version__} "
+            f"cannot build ({exc}). Upgrade maat-detector or save the detector "
+            "again."
+        ) from exc
+
+    model = MAAT(config)
+    _check_state_dict(model, payload["state_dict"], name)
+    model.load_state_dict(payload["state_dict"], strict=True)
+
+    for attr, value in fitted.items():
+        setattr(detector, attr, value)
+    detector.config_ = config
+    detector.model_ = model.to(target).eval()
+    detector.device_ = target
+    detector.scan_backend_ = backend
+    return detector
+
+
+def _target_device(device, saved, resolve_device):
+    if device is not None:
+        return resolve_device(str(device))
+    saved = torch.device(saved)
+    if saved.type == "cuda" and torch.cuda.is_available():
+        if saved.index is None or saved.index < torch.cuda.device_count():
+            return saved
+    elif saved.type == "mps" and torch.backends.mps.is_available():
+        return saved
+    elif saved.type == "cpu":
+        return saved
+    logger.info("saved on %s, which is not available here; loading on the CPU", saved)
+    return torch.device("cpu")
+
+
+def _check_state_dict(model, state_dict, name):
+    """Raise ValueError naming each weight whose name or shape does not fit."""
+    expected = model.state_dict()
+    problems = []
+    for key, tensor in state_dict.items():
+        if key not in expected:
+            problems.append(f"unexpected weight {key!r}")
+        elif tuple(tensor.shape) != tuple(expected[key].shape):
+            problems.append(
+                f"weight {key!r} has shape {tuple(tensor.shape)} in the file but "
+                f"{tuple(expected[key].shape)} in the network its configuration "
+                "builds"
+            )
+    problems += [f"missing weight {key!r}" for key in expected if key not in state_dict]
+    if problems:
+        shown = "; ".join(problems[:5])
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise ValueError(
+            f"{name} does not match the network built from its own "
+            f"configuration: {shown}{more}. The file was edited or written by an "
+            "incompatible version; save the detector again."
+        )

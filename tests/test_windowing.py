@@ -44,3 +44,17 @@ def test_windows_are_time_major_and_not_shifted():
 def test_too_short_raises():
     with pytest.raises(ValueError, match="win_size=5"):
         window_starts(4, 5, 1)
+
+
+@pytest.mark.parametrize("n, L, s", [(10, 4, 1), (10, 4, 4), (23, 5, 3)])
+def test_end_combine_takes_earliest_window(n, L, s):
+    starts, n_grid = window_starts(n, L, s)
+    acc = WindowScoreAccumulator(n, L, starts, n_grid, combine="end")
+    # Score of every position = the window's start: the result is, per row,
+    # the smallest start of a window containing it.
+    for batch, _ in iter_window_batches(np.zeros((n, 1)), starts, L, batch_size=2):
+        acc.add(batch, np.repeat(starts[batch][:, None], L, axis=1).astype(float))
+    expected = [min(b for b in starts if b <= r < b + L) for r in range(n)]
+    if s == 1:  # the window ending at each row, from row L - 1 on
+        assert expected[L - 1 :] == list(range(n - L + 1))
+    np.testing.assert_array_equal(acc.result(), expected)

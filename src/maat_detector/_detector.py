@@ -108,6 +108,10 @@ class MAATDetector(OutlierMixin, BaseEstimator):
     score_step : int or None, default=None
         Stride between scoring windows; None means ``win_size``
         (non-overlapping, as the reference).
+    score_combine : {"mean", "end"}, default="mean"
+        How a row's scores from overlapping windows combine: their mean, or
+        the score from the earliest window containing the row (with
+        ``score_step=1``, the window ending at it: what :meth:`stream` gives).
     validation_fraction : float, default=0.2
         Chronological tail of the fit series held out for early stopping and
         for calibrating the threshold; 0 trains on everything and calibrates
@@ -238,6 +242,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         score_mode="paper",
         train_step=1,
         score_step=None,
+        score_combine="mean",
         validation_fraction=0.2,
         n_iter_no_change=3,
         scaling="standard",
@@ -271,6 +276,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self.score_mode = score_mode
         self.train_step = train_step
         self.score_step = score_step
+        self.score_combine = score_combine
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.scaling = scaling
@@ -363,6 +369,9 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self.history_ = history
         self.best_epoch_ = best_epoch
         self.n_epochs_ = len(history)
+        self.fit_tail_ = np.ascontiguousarray(
+            (X[n_samples - self.win_size + 1 :] * scale + center).astype(np.float32)
+        )
         self.channel_scale_ = channel_scale
         self.score_stats_ = score_stats
         self.threshold_ = threshold
@@ -471,12 +480,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,)
             Finite, non-negative scores, one per row.
         """
-        X = self._prepare(X)
-        components = self._components(
-            self.model_, X, self.device_,
-            channel_scale=self.channel_scale_, needed=_NEEDED[self.score_mode],
-        )
-        return _combine(components, self.score_mode, self.score_stats_)
+        return self._score_prepared(self._prepare(X))
 
     def score_samples(self, X):
         """Normality score per row: higher = more normal (scikit-learn convention).
@@ -521,6 +525,65 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
 
+    def anomaly_contributions(self, X):
+        """Per-channel contributions to each row's anomaly score.
+
+        Taken from the model's own quantities, not from a post-hoc explainer:
+
+        - ``score_mode="paper"``: the energy split over channels,
+          ``softmax_t(-AD) * (x_c - xhat_c)^2 / C``, which sums over channels
+          to :meth:`anomaly_score`.
+        - other modes: each channel's squared reconstruction error divided by
+          its mean on the calibration rows (``channel_scale_``), over C. It
+          sums to the score for ``"reconstruction"``; for ``"calibrated"`` it
+          is the per-channel part of the score (the discrepancy part is shared
+          by all channels).
+
+        Overlapping windows combine as in :meth:`anomaly_score`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        contributions : ndarray of shape (n_samples, n_features)
+            Non-negative; larger means the channel explains more of the score.
+        """
+        X = self._prepare(X)
+        if self.score_mode == "paper":
+            components = self._components(
+                self.model_, X, self.device_, per_channel=True,
+                needed=("weighted_error",),
+            )
+            return components["weighted_error"]
+        components = self._components(
+            self.model_, X, self.device_, channel_scale=self.channel_scale_,
+            per_channel=True, needed=("error",),
+        )
+        return components["error"] / X.shape[1]
+
+    def stream(self, context=None, state=None):
+        """A scorer for rows arriving one chunk at a time.
+
+        Parameters
+        ----------
+        context : array-like of shape (n, n_features), optional
+            Rows preceding the stream (at least ``win_size - 1``). By default
+            the stream continues the fit series: its last ``win_size - 1``
+            rows (``fit_tail_``) are the context.
+        state : dict, optional
+            A state from :meth:`StreamScorer.get_state` to resume from.
+
+        Returns
+        -------
+        StreamScorer
+            Call ``update(chunk)`` for the anomaly scores of new rows.
+        """
+        from .streaming import StreamScorer
+
+        return StreamScorer(self, context=context, state=state)
+
     # ------------------------------------------------------------- helpers
 
     def _check_input(self, X, reset):
@@ -543,11 +606,23 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._check_input(X, reset=False)
         check_min_rows(X.shape[0], self.win_size)
+        return self._scale(X)
+
+    def _scale(self, X):
         return ((X - self.center_) / self.scale_).astype(np.float32, copy=False)
+
+    def _score_prepared(self, X, step=None, combine=None):
+        """Anomaly scores of an already checked and scaled series."""
+        components = self._components(
+            self.model_, X, self.device_, channel_scale=self.channel_scale_,
+            needed=_NEEDED[self.score_mode], step=step, combine=combine,
+        )
+        return _combine(components, self.score_mode, self.score_stats_)
 
     @torch.inference_mode()
     def _components(self, model, X, device, *, channel_scale=None, per_channel=False,
-                    needed=("energy", "discrepancy", "error")):
+                    needed=("energy", "discrepancy", "error"), step=None,
+                    combine=None):
         """Per-row score components over the scoring windows (see Notes).
 
         Returns a dict with any of ``energy`` (n,), ``discrepancy`` (n,) and
@@ -556,11 +631,14 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         """
         n_samples, n_features = X.shape
         win_size = self.win_size
-        starts, n_grid = window_starts(n_samples, win_size, self.score_step or win_size)
+        step = step or self.score_step or win_size
+        starts, n_grid = window_starts(n_samples, win_size, step)
+        per_channel_names = ("error", "weighted_error") if per_channel else ()
         accumulators = {
             name: WindowScoreAccumulator(
                 n_samples, win_size, starts, n_grid,
-                n_channels=n_features if name == "error" and per_channel else 0,
+                n_channels=n_features if name in per_channel_names else 0,
+                combine=combine or self.score_combine,
             )
             for name in needed
         }
@@ -574,6 +652,10 @@ class MAATDetector(OutlierMixin, BaseEstimator):
                 x, *model(x), self.temperature
             )
             values = {"energy": energy, "discrepancy": discrepancy}
+            if "weighted_error" in needed:
+                # The paper's energy split over channels: sums to "energy".
+                weight = torch.softmax(-discrepancy, dim=-1).unsqueeze(-1)
+                values["weighted_error"] = weight * squared_error / n_features
             if "error" in needed:
                 if scale is not None:
                     squared_error = squared_error / scale

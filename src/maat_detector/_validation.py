@@ -40,6 +40,7 @@ PARAMETER_CONSTRAINTS = {
     "score_mode": [StrOptions({"paper", "reconstruction", "discrepancy", "calibrated"})],
     "train_step": [Interval(Integral, 1, None, closed="left")],
     "score_step": [Interval(Integral, 1, None, closed="left"), None],
+    "score_combine": [StrOptions({"mean", "end"})],
     "validation_fraction": [Interval(Real, 0, 1, closed="left")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
     "scaling": [StrOptions({"standard", "robust"}), None],

@@ -2,11 +2,18 @@
 
 Scoring uses a regular grid of windows, starts ``0, s, 2s, ...`` (stride s,
 ``score_step``) that fit in the series, plus, when the grid leaves a tail
-uncovered, one end-aligned window ``[n - L, n)``. A step's score is the mean of
-the scores it receives from the grid windows that cover it; tail steps that no
-grid window covers take the end-aligned window's score. With s = L that is the
-reference's non-overlapping scoring with its dropped tail restored; with s = 1
-every step is averaged over the L windows containing it.
+uncovered, one end-aligned window ``[n - L, n)``. Two ways to combine:
+
+- ``"mean"``: a step's score is the mean of the scores it receives from the
+  grid windows that cover it; tail steps that no grid window covers take the
+  end-aligned window's score. With s = L that is the reference's
+  non-overlapping scoring with its dropped tail restored; with s = 1 every
+  step is averaged over the L windows containing it.
+- ``"end"``: a step takes its score from the earliest window that contains
+  it, the one in which it sits furthest along. With s = 1 that is the window
+  ending at the step, for every step from ``L - 1`` on: the score a stream
+  computes when the step arrives. The first ``L - 1`` steps take the first
+  window's scores.
 """
 
 from __future__ import annotations
@@ -78,11 +85,16 @@ class WindowScoreAccumulator:
     n_grid : int
         From :func:`window_starts`.
     n_channels : int, default=0
-        If positive, also accumulate per-channel values of shape
-        (n_windows, L, n_channels).
+        If positive, values have shape (n_windows, L, n_channels).
+    combine : {"mean", "end"}, default="mean"
+        See the module docstring. With "end", batches must arrive in order.
     """
 
-    def __init__(self, n_samples, win_size, starts, n_grid, n_channels=0):
+    def __init__(self, n_samples, win_size, starts, n_grid, n_channels=0,
+                 combine="mean"):
+        if combine not in ("mean", "end"):
+            raise ValueError(f"combine={combine!r} must be 'mean' or 'end'.")
+        self.combine = combine
         self.win_size = win_size
         self.starts = starts
         self.n_grid = n_grid
@@ -95,6 +107,17 @@ class WindowScoreAccumulator:
     def add(self, batch: slice, scores: np.ndarray) -> None:
         """Add the scores (b, L[, C]) of windows ``starts[batch]``."""
         starts = self.starts[batch]
+        if self.combine == "end":
+            rows = starts[:, None] + np.arange(self.win_size)  # (b, L)
+            fresh = ~self.has_tail[rows]  # rows no earlier batch reached
+            # Row r = start + j: an earlier window reaches r at a larger j, so
+            # writing columns in increasing j leaves each row the value of the
+            # earliest window of this batch containing it.
+            for j in range(self.win_size):
+                keep = fresh[:, j]
+                self.tail[rows[keep, j]] = scores[keep, j]
+            self.has_tail[rows] = True
+            return
         n_grid = max(0, min(len(starts), self.n_grid - batch.start))
         grid, grid_scores = starts[:n_grid], scores[:n_grid]
         # Within one column j the rows start + j are distinct, so a fancy-index

@@ -1,0 +1,107 @@
+"""Score rows as they arrive, without rescoring history.
+
+:class:`StreamScorer` keeps the last ``win_size - 1`` (scaled) rows as context.
+For each new row t it scores the window that ends at t and keeps the score of
+that window's last position. Precisely::
+
+    stream = detector.stream()            # context = detector.fit_tail_
+    s = np.concatenate([stream.update(c) for c in chunks])
+    # equals, to float32 rounding:
+    detector.set_params(score_step=1, score_combine="end")
+    detector.anomaly_score(np.vstack([detector.fit_tail_, *chunks]))[win_size - 1:]
+
+whatever the chunk sizes. The threshold is the detector's ``threshold_``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["StreamScorer"]
+
+
+class StreamScorer:
+    """Anomaly scores for new rows, one chunk at a time (see module docstring).
+
+    Create it with :meth:`MAATDetector.stream`. The state that changes --
+    the context rows and a row counter -- is small: ``get_state()`` returns
+    it for checkpointing, and ``detector.stream(state=...)`` resumes. The
+    object itself also pickles (with its detector).
+
+    Parameters
+    ----------
+    detector : MAATDetector
+        A fitted detector.
+    context : array-like of shape (n, n_features), optional
+        Rows before the stream, at least ``win_size - 1``; default
+        ``detector.fit_tail_``.
+    state : dict, optional
+        From :meth:`get_state`.
+
+    Attributes
+    ----------
+    threshold_ : float
+        The detector's threshold: a row is anomalous when its score exceeds it.
+    n_rows_seen_ : int
+        Rows scored so far.
+    """
+
+    def __init__(self, detector, context=None, state=None):
+        check_is_fitted(detector)
+        self.detector = detector
+        self.threshold_ = detector.threshold_
+        keep = detector.win_size - 1
+        if state is not None:
+            self._context = np.asarray(state["context"], dtype=np.float32)
+            self.n_rows_seen_ = int(state["n_rows_seen"])
+        else:
+            raw = detector.fit_tail_ if context is None else context
+            scaled = detector._scale(detector._check_input(raw, reset=False))
+            if scaled.shape[0] < keep:
+                raise ValueError(
+                    f"context has {scaled.shape[0]} rows; the stream needs "
+                    f"win_size - 1 = {keep} rows of history."
+                )
+            self._context = scaled[scaled.shape[0] - keep :]
+            self.n_rows_seen_ = 0
+        if self._context.shape != (keep, detector.n_features_in_):
+            raise ValueError(
+                f"stream state holds context of shape {self._context.shape}, "
+                f"expected ({keep}, {detector.n_features_in_})."
+            )
+
+    def update(self, chunk):
+        """Score new rows and advance the stream.
+
+        Parameters
+        ----------
+        chunk : array-like of shape (m, n_features)
+            The next m rows, m >= 0, in time order.
+
+        Returns
+        -------
+        scores : ndarray of shape (m,)
+            Anomaly scores, higher = more anomalous (:meth:`anomaly_score`'s
+            convention); ``scores > threshold_`` flags anomalies.
+        """
+        check_is_fitted(self.detector)
+        if len(chunk) == 0:
+            return np.empty(0, dtype=np.float64)
+        det = self.detector
+        rows = det._scale(det._check_input(chunk, reset=False))
+        full = np.concatenate([self._context, rows])
+        scores = det._score_prepared(full, step=1, combine="end")
+        self._context = full[full.shape[0] - (det.win_size - 1) :]
+        self.n_rows_seen_ += rows.shape[0]
+        return scores[det.win_size - 1 :]
+
+    def get_state(self):
+        """The stream's small mutable state, for checkpointing.
+
+        Returns
+        -------
+        dict
+            ``{"context": ndarray (win_size - 1, n_features), "n_rows_seen": int}``.
+        """
+        return {"context": self._context.copy(), "n_rows_seen": self.n_rows_seen_}

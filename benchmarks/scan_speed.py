@@ -22,6 +22,7 @@ Usage::
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -183,7 +184,10 @@ def main():
     )
     args = parser.parse_args()
 
+    # Shared machines: record how busy the CPU was, the timings depend on it.
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rows = run(args)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(markdown(rows, args))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     record = {
@@ -199,6 +203,8 @@ def main():
         "torch": torch.__version__,
         "platform": platform.platform(),
         "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_1min_before_after": [load_before, load_after],
         "results": rows,
     }
     args.output.write_text(json.dumps(record, indent=2) + "\n")

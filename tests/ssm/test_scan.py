@@ -12,6 +12,9 @@ from maat_detector.ssm import (
     selective_scan,
     selective_scan_ref,
 )
+from maat_detector.ssm import (
+    scan as scan_module,
+)
 
 
 def recurrence(u, delta, A, B, C, D, z, delta_bias, delta_softplus):
@@ -57,6 +60,19 @@ def make_inputs(seed, batch=2, d_inner=6, length=7, d_state=4, dtype=torch.float
     }
 
 
+@pytest.fixture(params=["small", "large"])
+def step_flavour(request, monkeypatch):
+    """Run a test with both per-step flavours of the CPU scan.
+
+    Test sizes are tiny, so by default every tile takes the small flavour
+    (exp2, mul + sum); "large" forces the exp + bmm flavour of big tiles.
+    """
+    if request.param == "large":
+        monkeypatch.setattr(scan_module, "_SMALL_TILE_ELEMENTS", 0)
+    return request.param
+
+
+@pytest.mark.usefixtures("step_flavour")
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("length", [1, 7, 100])
 @pytest.mark.parametrize("extras", [True, False])
@@ -140,6 +156,7 @@ def test_float64_kept():
     torch.testing.assert_close(h, h_expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.usefixtures("step_flavour")
 @pytest.mark.parametrize("length", [1, 5, 11])
 def test_gradcheck_all_inputs(length):
     # length 11 spans several recomputed chunks in the backward pass.
@@ -161,6 +178,7 @@ def test_gradcheck_all_inputs(length):
     assert torch.autograd.gradcheck(fn, inputs)
 
 
+@pytest.mark.usefixtures("step_flavour")
 def test_gradients_match_reference_autograd():
     x = make_inputs(9, length=23, dtype=torch.float64)
     for v in x.values():
@@ -174,13 +192,12 @@ def test_gradients_match_reference_autograd():
         torch.testing.assert_close(g, g_ref, msg=name)
 
 
+@pytest.mark.usefixtures("step_flavour")
 @pytest.mark.parametrize("tile_elements", [1, 12])
 def test_batch_tiles_match_reference(monkeypatch, tile_elements):
     # Force several batch tiles (1 row, or 12 // (N * Di) = 2 rows): the
     # CPU path scans tiles separately and must still agree, with gradients.
-    from maat_detector.ssm import scan
-
-    monkeypatch.setattr(scan, "_TILE_ELEMENTS", tile_elements)
+    monkeypatch.setattr(scan_module, "_TILE_ELEMENTS", tile_elements)
     x = make_inputs(16, batch=5, d_inner=3, length=12, d_state=2, dtype=torch.float64)
     for v in x.values():
         v.requires_grad_()
@@ -227,9 +244,9 @@ def test_bad_shapes_raise():
 
 def test_unknown_backend_raises():
     x = make_inputs(13)
-    with pytest.raises(ValueError, match="'triton'"):
+    with pytest.raises(ValueError, match="backend='triton'"):
         selective_scan(**x, backend="triton")
-    with pytest.raises(ValueError, match="'auto', 'torch', 'cuda'"):
+    with pytest.raises(ValueError, match="scan_backend='triton'.*'auto', 'torch'"):
         resolve_scan_backend("triton", "cpu")
 
 
@@ -243,15 +260,24 @@ def _pretend_import_failed(monkeypatch, message):
     monkeypatch.setattr(_cuda, "_import_error", message)
 
 
-def test_cuda_backend_without_mamba_ssm_raises_import_error(monkeypatch):
+def test_cuda_backend_without_mamba_ssm_raises_import_error(monkeypatch, caplog):
     _pretend_import_failed(monkeypatch, "ModuleNotFoundError: No module named 'x'")
     assert not fused_scan_available()
     with pytest.raises(ImportError, match=r'pip install "maat-detector\[cuda\]"'):
         resolve_scan_backend("cuda", "cuda")
-    with pytest.raises(ImportError, match="CUDA toolkit"):
+    with pytest.raises(ImportError, match="backend='cuda'.*CUDA toolkit"):
         selective_scan(**make_inputs(14), backend="cuda")
-    # "auto" falls back silently per call.
-    assert resolve_scan_backend("auto", "cuda") == "torch"
+    # "auto" falls back to the pure scan and says so at INFO.
+    with caplog.at_level("INFO", logger="maat_detector.ssm.scan"):
+        assert resolve_scan_backend("auto", "cuda") == "torch"
+    assert "pure-PyTorch" in caplog.text
+
+
+def test_auto_picks_fused_kernel_on_cuda_when_importable(monkeypatch):
+    monkeypatch.setattr(_cuda, "_fused_fn", lambda *a, **k: None)
+    assert resolve_scan_backend("auto", "cuda:0") == "cuda"
+    assert resolve_scan_backend("auto", "cpu") == "torch"
+    assert resolve_scan_backend("cuda", torch.device("cuda")) == "cuda"
 
 
 def test_cuda_backend_on_cpu_device_raises(monkeypatch):

@@ -17,19 +17,24 @@ The recurrence (MODEL.md section 7, Gu & Dao 2023, Algorithm 2)::
 :func:`selective_scan` dispatches to ``mamba_ssm``'s fused CUDA kernel or to
 the pure-PyTorch path below.
 
-The pure-PyTorch path is a custom :class:`torch.autograd.Function`. Three
-choices make it fast on CPU (see ``benchmarks/scan_speed.py``):
+The pure-PyTorch path is one custom :class:`torch.autograd.Function`; the
+choices that make it fast on CPU, each measured with
+``benchmarks/scan_speed.py``:
 
-- Time-major layout (L, B, Di, N): every step reads and writes contiguous
-  (B, Di, N) slices with in-place ops, instead of strided slices of a
-  (B, Di, L, N) tensor.
-- ``exp(Δ_t A)`` and ``Δ_t B_t u_t`` are formed one step at a time, so the
-  (B, Di, L, N) tensors of the naive loop are never materialised.
+- Time-major tensors (L, B, Di): each step reads contiguous slices and
+  updates the state in place. The state is (B, N, Di), Di contiguous, so
+  broadcasts run along rows and the reductions over N and Di are ``bmm``.
+- ``exp(Δ_t A)`` and ``Δ_t B_t u_t`` are formed one step at a time: the
+  (B, Di, L, N) tensors of the naive loop never exist.
+- The batch is scanned in tiles whose state is ~512 KiB, so a step's
+  elementwise passes stay in L2 cache.
 - A hand-written backward (reverse-time scan) instead of autograd through
-  L small steps. The forward keeps the state only at chunk boundaries
-  (every ~sqrt(L) steps); the backward recomputes one chunk at a time.
-  Memory is O((L/K + K) B Di N) instead of O(L B Di N) and the recomputed
-  chunk stays in cache.
+  L small steps. The forward keeps the state only at chunk starts (every
+  ~sqrt(L) steps); the backward recomputes one chunk at a time. Saved
+  memory is O(L/K B Di N) plus the time-major inputs, not O(L B Di N).
+- Bias, softplus, ``D`` and the ``silu(z)`` gate run inside the Function on
+  the time-major tensors; autograd on mixed layouts was slower than the
+  scan itself.
 
 All of it is deterministic on CPU: no atomics, fixed reduction order.
 """
@@ -71,7 +76,7 @@ def fused_scan_available():
     return load_fused_scan() is not None
 
 
-def resolve_scan_backend(backend, device):
+def resolve_scan_backend(backend, device, *, param_name="scan_backend"):
     """Resolve ``"auto"``/``"torch"``/``"cuda"`` to the backend actually used.
 
     Meant to be called once (e.g. at fit time) and the result stored, so a
@@ -86,6 +91,8 @@ def resolve_scan_backend(backend, device):
         kernel and a CUDA device.
     device : str or torch.device
         Device the tensors will live on.
+    param_name : str, default="scan_backend"
+        Name of the caller's parameter, used in error messages.
 
     Returns
     -------
@@ -102,7 +109,7 @@ def resolve_scan_backend(backend, device):
     """
     if backend not in _BACKENDS:
         raise ValueError(
-            f"scan_backend={backend!r} is not supported; use one of "
+            f"{param_name}={backend!r} is not supported; use one of "
             f"{', '.join(repr(b) for b in _BACKENDS)}."
         )
     device_type = torch.device(device).type
@@ -111,15 +118,15 @@ def resolve_scan_backend(backend, device):
     if backend == "cuda":
         if not fused_scan_available():
             raise ImportError(
-                "scan_backend='cuda' needs the fused kernel from mamba-ssm, which "
+                f"{param_name}='cuda' needs the fused kernel from mamba-ssm, which "
                 f"could not be imported ({fused_scan_import_error()}). Install it "
-                f"with: {INSTALL_HINT}; or pass scan_backend='auto' or 'torch'."
+                f"with: {INSTALL_HINT}; or pass {param_name}='auto' or 'torch'."
             )
         if device_type != "cuda":
             raise ValueError(
-                f"scan_backend='cuda' runs only on a CUDA device, got "
+                f"{param_name}='cuda' runs only on a CUDA device, got "
                 f"device={str(device)!r}; pass a CUDA device or "
-                "scan_backend='auto' or 'torch'."
+                f"{param_name}='auto' or 'torch'."
             )
         return "cuda"
     if device_type == "cuda":
@@ -249,6 +256,16 @@ def selective_scan_ref(
 # fwd+bwd 0.80 s untiled -> 0.55 s (N 16, tile 8); 0.53 -> 0.33 s (N 8, 16).
 _TILE_ELEMENTS = 2**17
 
+# Below this many state elements per tile, avoid the two ops that call MKL
+# (exp through VML, bmm through batched gemm): MKL wakes its thread pool even
+# for tiny inputs, and on an oversubscribed machine each such call took
+# ~20 ms instead of ~10 us with 2 threads. exp2 and mul + sum are native
+# ATen kernels that stay single-threaded under the parallel grain size. On
+# large tiles exp (VML) is 2x faster than exp2 and bmm saves a pass.
+_SMALL_TILE_ELEMENTS = 2**15
+
+_LOG2E = 1.4426950408889634  # exp(x) = exp2(x * log2(e))
+
 
 def _chunk_size(length):
     # K ~ sqrt(L) minimises the saved states L/K plus the recomputed chunk K.
@@ -262,6 +279,43 @@ def _batch_tiles(u, d_state):
         return [(0, batch)]
     size = max(1, _TILE_ELEMENTS // (d_state * d_inner))
     return [(b0, min(b0 + size, batch)) for b0 in range(0, batch, size)]
+
+
+class _StepOps:
+    """The three per-step primitives, in a large-tile or a small-tile flavour.
+
+    decay(delta_row, out): out = exp(Δ_t A), (b, N, Di), delta_row (b, 1, Di)
+    sum_state(w, x, out):  out[b, 0, d] = sum_n w[b, n] x[b, n, d]
+    sum_channels(x, w, out): out[b, n, 0] = sum_d x[b, n, d] w[b, d]
+    """
+
+    def __init__(self, a_t, rows, scratch):
+        d_state, d_inner = a_t.shape
+        self.small = (
+            a_t.device.type == "cpu" and rows * d_state * d_inner < _SMALL_TILE_ELEMENTS
+        )
+        self.a_t = a_t
+        self.a2_t = a_t * _LOG2E if self.small else None
+        self.scratch = scratch  # (b, N, Di) buffer for the small flavour
+
+    def decay(self, delta_row, out):
+        if self.small:
+            torch.mul(delta_row, self.a2_t, out=out)
+            return out.exp2_()
+        torch.mul(delta_row, self.a_t, out=out)
+        return out.exp_()
+
+    def sum_state(self, w, x, out):
+        if self.small:
+            torch.mul(x, w.unsqueeze(-1), out=self.scratch)
+            return torch.sum(self.scratch, dim=1, keepdim=True, out=out)
+        return torch.bmm(w.unsqueeze(1), x, out=out)
+
+    def sum_channels(self, x, w, out):
+        if self.small:
+            torch.mul(x, w.unsqueeze(1), out=self.scratch)
+            return torch.sum(self.scratch, dim=2, keepdim=True, out=out)
+        return torch.bmm(x, w.unsqueeze(-1), out=out)
 
 
 def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
@@ -284,23 +338,25 @@ def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
     drive = delta * u  # Δ_t u_t, (L, B, Di)
     tiles = _batch_tiles(u, d_state)
     decay = u.new_empty(tiles[0][1], d_state, d_inner)
+    scratch = torch.empty_like(decay)
     for b0, b1 in tiles:
+        rows = b1 - b0
+        ops = _StepOps(A_T, rows, scratch[:rows])
         # Slicing the batch of a time-major tensor keeps every step contiguous.
         h = h_last[b0:b1].zero_()
-        decay_tile = decay[: b1 - b0]
+        decay_tile = decay[:rows]
         # unbind once: per-step views without per-step indexing overhead.
         delta_t = delta[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
         drive_t = drive[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
         b_t = Bm[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
-        c_t = Cm[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, N)
+        c_t = Cm[:, b0:b1].unbind(0)  # (b, N)
         y_t = y[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
         for t in range(length):
             if starts is not None and t % chunk == 0:
                 starts[t // chunk, b0:b1].copy_(h)
-            torch.mul(delta_t[t], A_T, out=decay_tile)
-            decay_tile.exp_()  # exp(Δ_t A), (b, N, Di)
+            ops.decay(delta_t[t], decay_tile)  # exp(Δ_t A)
             h.mul_(decay_tile).addcmul_(b_t[t], drive_t[t])  # + B_t Δ_t u_t
-            torch.bmm(c_t[t], h, out=y_t[t])  # y_t = <C_t, h_t>
+            ops.sum_state(c_t[t], h, y_t[t])  # y_t = <C_t, h_t>
     return y, h_last, starts
 
 
@@ -329,6 +385,7 @@ def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
     d_A = u.new_zeros(size, d_state, d_inner)  # summed over rows at the end
     dh = u.new_empty(size, d_state, d_inner)
     g = torch.empty_like(dh)
+    scratch = torch.empty_like(dh)
     d_drive = u.new_empty(size, 1, d_inner)
     # states[j] = h_{t0+j-1}, decays[j] = exp(Δ_{t0+j} A) within one chunk
     states = u.new_empty(chunk + 1, size, d_state, d_inner)
@@ -336,6 +393,7 @@ def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
 
     for b0, b1 in tiles:
         rows = b1 - b0
+        ops = _StepOps(A_T, rows, scratch[:rows])
         dh_tile, g_tile = dh[:rows], g[:rows]
         d_a_tile = d_A[:rows]
         d_drive_tile = d_drive[:rows]
@@ -346,13 +404,13 @@ def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
             dh_tile.copy_(dh_last[b0:b1])
         delta_t = delta[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
         drive_t = drive[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
-        drive_col = drive[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, Di, 1)
+        drive_flat = drive[:, b0:b1].unbind(0)  # (b, Di)
         u_t = u[:, b0:b1].unbind(0)  # (b, Di)
         b_t = Bm[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
-        b_row = Bm[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, N)
+        b_flat = Bm[:, b0:b1].unbind(0)  # (b, N)
         c_t = Cm[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
         dy_row = dy[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
-        dy_col = dy[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, Di, 1)
+        dy_flat = dy[:, b0:b1].unbind(0)  # (b, Di)
         d_b_t = d_B[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
         d_c_t = d_C[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
         d_delta_t = d_delta[:, b0:b1].unbind(0)  # (b, Di)
@@ -362,22 +420,22 @@ def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
 
         for t0 in range((len(starts) - 1) * chunk, -1, -chunk):
             t1 = min(t0 + chunk, length)
-            # Recompute this chunk's states from its saved start.
+            # Recompute this chunk's states from its saved start, exactly as
+            # the forward computed them.
             states_tile[0].copy_(starts[t0 // chunk, b0:b1])
             for t in range(t0, t1):
                 j = t - t0
-                torch.mul(delta_t[t], A_T, out=decays_tile[j])
-                decays_tile[j].exp_()
+                ops.decay(delta_t[t], decays_tile[j])
                 torch.mul(decays_tile[j], states_tile[j], out=states_tile[j + 1])
                 states_tile[j + 1].addcmul_(b_t[t], drive_t[t])
             for t in range(t1 - 1, t0 - 1, -1):
                 j = t - t0
                 # y_t = <C_t, h_t>
-                torch.bmm(states_tile[j + 1], dy_col[t], out=d_c_t[t])
+                ops.sum_channels(states_tile[j + 1], dy_flat[t], d_c_t[t])
                 dh_tile.addcmul_(c_t[t], dy_row[t])
                 # h_t = ... + B_t (Δ_t u_t)
-                torch.bmm(dh_tile, drive_col[t], out=d_b_t[t])
-                torch.bmm(b_row[t], dh_tile, out=d_drive_tile)
+                ops.sum_channels(dh_tile, drive_flat[t], d_b_t[t])
+                ops.sum_state(b_flat[t], dh_tile, d_drive_tile)
                 # h_t = exp(Δ_t A) h_{t-1} + ...: carry dh to h_{t-1} first;
                 # then g = carry * h_{t-1} is the gradient w.r.t. Δ_t A.
                 dh_tile.mul_(decays_tile[j])
@@ -604,7 +662,8 @@ def selective_scan(
         # Per-call choice without logging; resolve_scan_backend reports it once.
         use_fused = u.is_cuda and u.dtype != torch.float64 and fused_scan_available()
     else:
-        use_fused = resolve_scan_backend(backend, u.device) == "cuda"
+        resolved = resolve_scan_backend(backend, u.device, param_name="backend")
+        use_fused = resolved == "cuda"
         if use_fused and u.dtype == torch.float64:
             raise TypeError(
                 "the fused mamba-ssm kernel has no float64 version; cast to "

@@ -475,8 +475,9 @@ def plot_attribution(
         )
     if scores is not None:
         _draw_scores(axes[1], scores, threshold, score_scale)
-        _legend(axes[1])
     _shade(axes[:-1], labels)
+    if scores is not None:
+        _legend(axes[1])
 
     shown = contrib[:, order].T  # (top_k, n_rows)
     signed = bool((contrib < 0).any())

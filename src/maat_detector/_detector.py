@@ -99,10 +99,16 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         Dropout probability.
     temperature : float, default=50.0
         Scale of the association discrepancy inside the scores.
-    score_mode : {"paper", "reconstruction", "discrepancy"}, default="paper"
-        Per-point score of a window: the paper's energy
-        ``softmax(-discrepancy) * reconstruction error``, the reconstruction
-        error alone, or the discrepancy alone.
+    score_mode : {"paper", "reconstruction", "discrepancy", "calibrated"}, \
+            default="paper"
+        Per-point score: the paper's energy ``softmax(-discrepancy) *
+        reconstruction error`` (the softmax runs over one window, so energies
+        are relative to their window); the reconstruction error alone (mean
+        over channels of the squared error divided by the channel's mean on
+        the calibration rows); the association discrepancy alone; or
+        "calibrated", the sum of two robust z-scores set on the calibration
+        rows (median and interquartile range): of the log reconstruction
+        error and of minus the discrepancy.
     train_step : int, default=1
         Stride between training windows.
     score_step : int or None, default=None
@@ -160,11 +166,11 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         Device used.
     scan_backend_ : str
         Selective scan actually used: "torch" or "cuda".
-    center_, scale_ : ndarray of shape (n_features_in_,)
+    center_, scale_ : ndarray of shape (`n_features_in_`,)
         Scaling fitted on the fit series.
     n_features_in_ : int
         Number of channels seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when X had string column names.
 
     See Also

@@ -407,7 +407,7 @@ class SPOT:
         GPD shape of the current fit, None while falling back.
     sigma_ : float or None
         GPD scale of the current fit, None while falling back.
-    peaks_ : ndarray of shape (n_peaks_,)
+    peaks_ : ndarray of shape (`n_peaks_`,)
         Excesses over ``t`` used by the current fit.
     n_peaks_ : int
         Number of peaks, ``N_t`` in the paper.

@@ -37,7 +37,7 @@ class Association:
     sigma : Tensor of shape (B, H, L)
         Prior widths.
     distance : Tensor of shape (L, L)
-        |i - j| as float (a model buffer, shared, not copied).
+        ``|i - j|`` as float (a model buffer, shared, not copied).
     """
 
     series: torch.Tensor
@@ -115,7 +115,7 @@ def prior_parts(
     ----------
     sigma : Tensor of shape (B, H, L)
     distance : Tensor of shape (L, L)
-        |i - j| as float.
+        ``|i - j|`` as float.
     block : int
         Block length b.
 

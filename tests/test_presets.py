@@ -30,6 +30,9 @@ KEYS = {
     "d_conv",
     "expand",
     "block_size",
+    "temperature",
+    "score_mode",
+    "max_train_windows",
 }
 
 # MODEL.md section 1 table: win_size, input_c, batch, epochs, anormly_ratio (%),

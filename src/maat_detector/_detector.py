@@ -111,6 +111,11 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         error and of minus the discrepancy.
     train_step : int, default=1
         Stride between training windows.
+    max_train_windows : int or None, default=2000
+        Windows drawn per epoch, at random without replacement, from all
+        training windows (stride ``train_step``); a new draw every epoch.
+        Bounds the cost of an epoch whatever the series length; None uses
+        every window every epoch.
     score_step : int or None, default=None
         Stride between scoring windows; None means ``win_size``
         (non-overlapping, as the reference).
@@ -247,6 +252,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         temperature=50.0,
         score_mode="paper",
         train_step=1,
+        max_train_windows=2000,
         score_step=None,
         score_combine="mean",
         validation_fraction=0.2,
@@ -281,6 +287,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self.temperature = temperature
         self.score_mode = score_mode
         self.train_step = train_step
+        self.max_train_windows = max_train_windows
         self.score_step = score_step
         self.score_combine = score_combine
         self.validation_fraction = validation_fraction
@@ -390,11 +397,15 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         starts = np.arange(0, train.shape[0] - self.win_size + 1, self.train_step)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         history, best_state, best_loss, best_epoch, stale = [], None, math.inf, 0, 0
-        n_batches = math.ceil(len(starts) / self.batch_size)
+        per_epoch = len(starts)
+        if self.max_train_windows is not None:
+            per_epoch = min(per_epoch, self.max_train_windows)
+        n_batches = math.ceil(per_epoch / self.batch_size)
         for epoch in range(1, self.epochs + 1):
             began = time.perf_counter()
             model.train()
-            order = starts[torch.randperm(len(starts), generator=generator).numpy()]
+            draw = torch.randperm(len(starts), generator=generator)[:per_epoch]
+            order = starts[draw.numpy()]
             totals = dict.fromkeys(("loss1", "loss2", "reconstruction"), 0.0)
             bar = _progress(n_batches, f"epoch {epoch}/{self.epochs}", self.verbose)
             for _, windows in iter_window_batches(
@@ -414,7 +425,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
                 bar.update(1)
             bar.close()
             record = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-            record.update({f"train_{n}": v / len(starts) for n, v in totals.items()})
+            record.update({f"train_{n}": v / per_epoch for n, v in totals.items()})
             if val.shape[0]:
                 record.update(self._validation_losses(model, val, device))
             record["seconds"] = time.perf_counter() - began

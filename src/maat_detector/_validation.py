@@ -39,6 +39,7 @@ PARAMETER_CONSTRAINTS = {
     "temperature": [Interval(Real, 0, None, closed="neither")],
     "score_mode": [StrOptions({"paper", "reconstruction", "discrepancy", "calibrated"})],
     "train_step": [Interval(Integral, 1, None, closed="left")],
+    "max_train_windows": [Interval(Integral, 1, None, closed="left"), None],
     "score_step": [Interval(Integral, 1, None, closed="left"), None],
     "score_combine": [StrOptions({"mean", "end"})],
     "validation_fraction": [Interval(Real, 0, 1, closed="left")],

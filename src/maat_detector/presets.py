@@ -34,6 +34,11 @@ _COMMON = {
     "d_conv": 4,
     "expand": 2,
     "block_size": 10,  # sparse-attention block
+    "temperature": 50.0,
+    # The reference's scoring and data use: every window each epoch, the
+    # window-relative energy.
+    "score_mode": "paper",
+    "max_train_windows": None,
 }
 
 # dataset: (win_size, batch_size, epochs, contamination, train_step)
@@ -63,7 +68,8 @@ def _build(win_size, batch_size, epochs, contamination, train_step):
 
 #: Read-only mapping: dataset name -> read-only mapping of MAATDetector
 #: parameters (win_size, d_model, n_heads, e_layers, d_ff, epochs, batch_size,
-#: lr, k, contamination, train_step, d_state, d_conv, expand, block_size).
+#: lr, k, contamination, train_step, d_state, d_conv, expand, block_size,
+#: temperature, score_mode, max_train_windows).
 PAPER_PRESETS: Mapping[str, Mapping[str, object]] = MappingProxyType(
     {name: _build(*values) for name, values in _PER_DATASET.items()}
 )

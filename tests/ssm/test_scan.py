@@ -121,7 +121,7 @@ def test_return_last_state_is_final_state():
     y_all, h_all = selective_scan(**x, return_last_state=True, backend="torch")
     y = selective_scan(**x, backend="torch")
     torch.testing.assert_close(y_all, y)
-    # Scanning 7 steps then continuing is the same as the 7-step state.
+    # The 7-step state is one more recurrence step from the 6-step state.
     x6 = {k: (v[..., :6] if v.dim() == 3 else v) for k, v in x.items()}
     _, h6 = selective_scan(**x6, return_last_state=True, backend="torch")
     delta7 = x["delta"][..., 6] + x["delta_bias"]
@@ -304,13 +304,38 @@ def test_broken_mamba_ssm_install_is_caught(monkeypatch):
     assert "OSError" in _cuda.fused_scan_import_error()
 
 
-def test_import_does_not_load_mamba_ssm():
+def test_public_names():
     assert ssm.__all__ == [
         "fused_scan_available",
         "resolve_scan_backend",
         "selective_scan",
         "selective_scan_ref",
     ]
+
+
+def test_mamba_ssm_imported_only_inside_functions():
+    # Cheap static twin of the subprocess test below: no module-level import.
+    import ast
+    import inspect
+
+    def imports_run_at_import_time(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue  # runs only when called
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                yield from (a.name for a in child.names)
+                yield getattr(child, "module", None) or ""
+            yield from imports_run_at_import_time(child)
+
+    for module in (ssm, scan_module, _cuda):
+        tree = ast.parse(inspect.getsource(module))
+        names = list(imports_run_at_import_time(tree))
+        assert names  # the walker does see the module-level imports
+        assert not any(n.startswith("mamba_ssm") for n in names), module.__name__
+
+
+@pytest.mark.slow
+def test_import_does_not_load_mamba_ssm():
     import subprocess
     import sys
 

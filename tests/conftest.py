@@ -5,6 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+# Tests use tiny models that gain nothing from threads; one thread avoids
+# oversubscribing the 2-core CI machine (and MKL start-up cost per call).
+torch.set_num_threads(1)
 
 TINY = dict(win_size=16, d_model=16, n_heads=2, e_layers=1, d_ff=16, d_state=4,
             block_size=4, epochs=2, batch_size=32, lr=1e-3, random_state=0,

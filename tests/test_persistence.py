@@ -228,12 +228,6 @@ def test_random_state_instance_is_saved_as_none_with_a_warning(fitted, tmp_path)
     np.testing.assert_array_equal(again.score_samples(X), det.score_samples(X))
 
 
-@pytest.mark.xfail(
-    reason="needs lead's fix: __setstate__ keeps config_.scan_backend='cuda' on "
-    "the CPU, so scoring raises ImportError",
-    raises=ImportError,
-    strict=True,
-)
 def test_gpu_pickle_with_fused_scan_scores_on_cpu(fitted, monkeypatch):
     """Like load_detector, unpickling falls back to the PyTorch scan off CUDA."""
     import dataclasses

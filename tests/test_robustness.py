@@ -52,12 +52,6 @@ def test_fewer_rows_than_win_size(fitted, stage):
         call(X[:10])
 
 
-@pytest.mark.xfail(
-    reason="needs lead's fix: validate_data(ensure_min_samples=1) answers 'a "
-    "minimum of 1 is required' although win_size rows are",
-    raises=AssertionError,
-    strict=True,
-)
 @pytest.mark.parametrize("stage", ["fit", "score"])
 def test_zero_rows_asks_for_win_size_rows(fitted, stage):
     det, X = fitted
@@ -93,12 +87,6 @@ def test_reordered_pandas_columns(fitted):
 # ------------------------------------------------------------ input dtype
 
 
-@pytest.mark.xfail(
-    reason="needs lead's fix: numpy's 'could not convert string to float' "
-    "passes through without saying X must be numeric",
-    raises=AssertionError,
-    strict=True,
-)
 @pytest.mark.parametrize("kind", ["str", "object", "dataframe"])
 def test_non_numeric_input_says_convert(kind):
     X = sinusoids(160).astype(object)
@@ -265,13 +253,6 @@ def _interrupt_second_step(monkeypatch):
     return calls
 
 
-@pytest.mark.xfail(
-    reason="needs lead's fix: validate_data(reset=True) writes n_features_in_ "
-    "before training, so an interrupted fit looks fitted and scoring fails "
-    "with AttributeError instead of NotFittedError",
-    raises=AttributeError,
-    strict=True,
-)
 def test_interrupted_fit_leaves_unfitted_detector_unfitted(monkeypatch):
     det = MAATDetector(**ONE_EPOCH)
     calls = _interrupt_second_step(monkeypatch)
@@ -295,12 +276,6 @@ def test_interrupted_refit_keeps_previous_scores(fitted, monkeypatch):
     np.testing.assert_array_equal(det.score_samples(X), before)
 
 
-@pytest.mark.xfail(
-    reason="needs lead's fix: a refit that fails after validate_data(reset=True) "
-    "leaves the new n_features_in_ on the old model",
-    raises=AssertionError,
-    strict=True,
-)
 @pytest.mark.parametrize("fault", ["interrupt", "nan"])
 def test_failed_refit_on_other_width_keeps_previous_detector(
     fitted, monkeypatch, fault
@@ -357,12 +332,6 @@ _MEMORY_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    reason="needs lead's fix: _check_input copies float32 input and _scale makes "
-    "two full temporaries, three copies of X in all (4.2 GiB here)",
-    raises=AssertionError,
-    strict=True,
-)
 @pytest.mark.slow
 def test_scoring_10m_points_by_38_channels_stays_within_4_gib():
     """Peak RSS growth while scoring, measured in a fresh process (~4 min)."""

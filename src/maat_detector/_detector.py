@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import time
@@ -22,7 +23,7 @@ from ._validation import (
     resolve_device,
 )
 from .nn import MAAT, MAATConfig, minimax_loss, window_components
-from .ssm import resolve_scan_backend
+from .ssm import fused_scan_available, resolve_scan_backend
 from .windowing import WindowScoreAccumulator, iter_window_batches, window_starts
 
 __all__ = ["MAATDetector"]
@@ -317,6 +318,18 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self : MAATDetector
             The fitted detector.
         """
+        before = {k: v for k, v in vars(self).items() if k.endswith("_")}
+        try:
+            return self._fit(X)
+        except BaseException:
+            # validate_data(reset=True) has already written n_features_in_
+            # (and feature_names_in_): restore the state from before the call.
+            for key in [k for k in vars(self) if k.endswith("_")]:
+                del self.__dict__[key]
+            self.__dict__.update(before)
+            raise
+
+    def _fit(self, X):
         self._validate_params()
         check_cross_parameters(self)
         X = self._check_input(X, reset=True)
@@ -604,20 +617,29 @@ class MAATDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------- helpers
 
     def _check_input(self, X, reset):
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=False,
-            ensure_min_samples=1,
-        )
+        try:
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=[np.float64, np.float32],
+                ensure_all_finite=False,
+                ensure_min_samples=0,  # check_min_rows says how many are needed
+            )
+        except ValueError as exc:
+            if "could not convert" not in str(exc):
+                raise
+            raise ValueError(
+                f"X must be numeric ({exc}); convert or drop the non-numeric "
+                "columns first, e.g. df.select_dtypes('number') for a DataFrame."
+            ) from exc
         X = check_finite(X, self.nan_policy)
-        with np.errstate(over="ignore"):  # reported just below, with its position
-            X32 = X.astype(np.float32)
-        if not np.isfinite(X32).all():
-            check_finite(X32)  # raises with the position of the overflow
-        return X32
+        if X.dtype != np.float32:  # float32 input is used as is, never modified
+            with np.errstate(over="ignore"):  # reported just below, with position
+                X = X.astype(np.float32)
+            if not np.isfinite(X).all():
+                check_finite(X)
+        return X
 
     def _prepare(self, X):
         check_is_fitted(self)
@@ -626,7 +648,9 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         return self._scale(X)
 
     def _scale(self, X):
-        return ((X - self.center_) / self.scale_).astype(np.float32, copy=False)
+        scaled = np.subtract(X, self.center_, dtype=np.float32)  # one new array
+        scaled /= self.scale_
+        return scaled
 
     def _score_prepared(self, X, step=None, combine=None):
         """Anomaly scores of an already checked and scaled series."""
@@ -747,6 +771,11 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             device = torch.device(self.device_)
             if device.type == "cuda" and not torch.cuda.is_available():
                 device = torch.device("cpu")
+            if self.config_.scan_backend == "cuda" and (
+                device.type != "cuda" or not fused_scan_available()
+            ):
+                self.config_ = dataclasses.replace(self.config_, scan_backend="torch")
+                self.scan_backend_ = "torch"
             model = MAAT(self.config_)
             model.load_state_dict(model_state)
             self.model_ = model.to(device).eval()

@@ -44,7 +44,7 @@ pipe = make_pipeline(
     StandardScaler(),
     MAATDetector(
         win_size=50, d_model=32, n_heads=2, e_layers=1, d_ff=32, epochs=2,
-        train_step=5, batch_size=32, lr=1e-3, score_mode="reconstruction",
+        train_step=5, batch_size=32, lr=1e-3,
         scaling=None, contamination=0.01, random_state=0,
     ),
 )

@@ -31,15 +31,14 @@ test, label = test[14000:19500], label[14000:19500]
 # Several SMD channels are constant on this machine; the detector's scaling
 # leaves them at scale 1 instead of dividing by zero.
 #
-# The paper's energy (the default ``score_mode="paper"``) is a softmax over
-# each window with temperature 50: with a model this small it concentrates on
-# a few steps per window and underflows to nearly 0 elsewhere. This example
-# scores with the reconstruction error instead, each channel scaled by its
-# error on the calibration rows.
+# The default ``score_mode="reconstruction"`` scores each row by its
+# reconstruction error, each channel scaled by its error on the calibration
+# rows. (The paper's energy, ``score_mode="paper"``, is a softmax over each
+# window with temperature 50: it concentrates on a few steps per window and
+# underflows to nearly 0 elsewhere.)
 det = MAATDetector(
     win_size=50, d_model=32, n_heads=2, e_layers=1, d_ff=32, epochs=1,
-    train_step=5, lr=1e-3, batch_size=32, score_mode="reconstruction",
-    random_state=0,
+    train_step=5, lr=1e-3, batch_size=32, random_state=0,
 )
 det.fit(train)
 score = det.anomaly_score(test)

@@ -100,9 +100,11 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         Dropout probability.
     temperature : float, default=50.0
         Scale of the association discrepancy inside the scores.
-    score_mode : {"paper", "reconstruction", "discrepancy", "calibrated"}, \
-            default="paper"
-        Per-point score: the paper's energy ``softmax(-discrepancy) *
+    score_mode : {"reconstruction", "paper", "discrepancy", "calibrated"}, \
+            default="reconstruction"
+        Per-point score. The default was chosen by measurement (docs,
+        "Detection quality"): on the tuning machines it scored VUS-PR 0.651
+        against 0.115 for the paper's energy. The choices: the paper's energy ``softmax(-discrepancy) *
         reconstruction error`` (the softmax runs over one window, so energies
         are relative to their window); the reconstruction error alone (mean
         over channels of the squared error divided by the channel's mean on
@@ -251,7 +253,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         expand=2,
         dropout=0.0,
         temperature=50.0,
-        score_mode="paper",
+        score_mode="reconstruction",
         train_step=1,
         max_train_windows=2000,
         score_step=None,

@@ -31,7 +31,8 @@ DEMO_PARAMS = dict(
     epochs=2,
     batch_size=64,
     lr=1e-3,
-    train_step=20,
+    train_step=1,
+    max_train_windows=2000,
     score_step=10,
     random_state=0,
 )

@@ -63,8 +63,8 @@ from maat_detector.presets import PAPER_PRESETS  # noqa: E402
 ALL_DATASETS = ("MSL", "SMAP", "SMD", "SKAB", "NAB", "UCR")
 ALL_METHODS = (
     "maat",
+    "maat_paper",
     "maat_no_mamba",
-    "maat_rec_only",
     "maat_calibrated",
     "pca",
     "iforest",
@@ -117,10 +117,14 @@ MAAT_FULL = dict(
     random_state=0,
     device="auto",
 )
+# maat: the defaults' scoring (score_mode="reconstruction": the reconstruction
+# error alone, no association weighting). maat_paper: the paper's energy (with
+# association weighting). maat_no_mamba: the Anomaly Transformer with sparse
+# attention (no Mamba branch), default scoring.
 MAAT_VARIANTS = {
     "maat": {},
+    "maat_paper": {"score_mode": "paper"},
     "maat_no_mamba": {"use_mamba": False},
-    "maat_rec_only": {"score_mode": "reconstruction"},
     "maat_calibrated": {"score_mode": "calibrated"},
 }
 PYOD_AT_QUICK = dict(

@@ -22,8 +22,19 @@ import numpy as np
 from maat_detector import MAATDetector, metrics
 from maat_detector.datasets import list_entities, load_benchmark_entity
 
-QUICK = dict(win_size=100, d_model=64, n_heads=4, e_layers=2, d_ff=64, epochs=2,
-             batch_size=64, lr=1e-3, train_step=10, score_step=10, random_state=0)
+QUICK = dict(
+    win_size=100,
+    d_model=64,
+    n_heads=4,
+    e_layers=2,
+    d_ff=64,
+    epochs=2,
+    batch_size=64,
+    lr=1e-3,
+    train_step=10,
+    score_step=10,
+    random_state=0,
+)
 
 
 def zscore(value, reference):
@@ -63,7 +74,9 @@ def main():
     parser.add_argument("--score-steps", nargs="*", type=int, default=[10])
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    data_dir = Path(os.environ.get("MAAT_DATA", Path(__file__).parents[2] / "shared" / "data"))
+    data_dir = Path(
+        os.environ.get("MAAT_DATA", Path(__file__).parents[2] / "shared" / "data")
+    )
     params = dict(QUICK)
     for item in args.set:
         key, value = item.split("=")
@@ -82,21 +95,43 @@ def main():
         for step in args.score_steps:
             det.set_params(score_step=step)
             began = time.perf_counter()
-            test = det._components(det.model_, det._prepare(data.test), det.device_, per_channel=True)
+            test = det._components(
+                det.model_, det._prepare(data.test), det.device_, per_channel=True
+            )
             score_s = time.perf_counter() - began
-            cal = det._components(det.model_, det._prepare(data.train[n - n_val:]), det.device_, per_channel=True)
+            cal = det._components(
+                det.model_,
+                det._prepare(data.train[n - n_val :]),
+                det.device_,
+                per_channel=True,
+            )
             for name, score in variants(test, cal).items():
-                rows.append(dict(dataset=args.dataset, entity=entity, score_step=step, variant=name,
-                                 vus_pr=metrics.vus_pr(data.test_label, score, 100),
-                                 pr_auc=metrics.pr_auc(data.test_label, score),
-                                 fit_s=fit_s, score_s=score_s))
-                print(f"{entity} step {step} {name:24s} VUS-PR {rows[-1]['vus_pr']:.3f} PR-AUC {rows[-1]['pr_auc']:.3f}", flush=True)
+                rows.append(
+                    dict(
+                        dataset=args.dataset,
+                        entity=entity,
+                        score_step=step,
+                        variant=name,
+                        vus_pr=metrics.vus_pr(data.test_label, score, 100),
+                        pr_auc=metrics.pr_auc(data.test_label, score),
+                        fit_s=fit_s,
+                        score_s=score_s,
+                    )
+                )
+                print(
+                    f"{entity} step {step} {name:24s} "
+                    f"VUS-PR {rows[-1]['vus_pr']:.3f} PR-AUC {rows[-1]['pr_auc']:.3f}",
+                    flush=True,
+                )
     print("\nmean over entities:", params)
     keys = sorted({(r["score_step"], r["variant"]) for r in rows})
     for step, name in keys:
         sel = [r for r in rows if r["score_step"] == step and r["variant"] == name]
-        print(f"step {step:3d} {name:24s} VUS-PR {np.mean([r['vus_pr'] for r in sel]):.3f} "
-              f"PR-AUC {np.mean([r['pr_auc'] for r in sel]):.3f}")
+        print(
+            f"step {step:3d} {name:24s} "
+            f"VUS-PR {np.mean([r['vus_pr'] for r in sel]):.3f} "
+            f"PR-AUC {np.mean([r['pr_auc'] for r in sel]):.3f}"
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(dict(params=params, rows=rows), indent=1))
 

@@ -11,9 +11,20 @@ import torch
 # oversubscribing the 2-core CI machine (and MKL start-up cost per call).
 torch.set_num_threads(1)
 
-TINY = dict(win_size=16, d_model=16, n_heads=2, e_layers=1, d_ff=16, d_state=4,
-            block_size=4, epochs=2, batch_size=32, lr=1e-3, random_state=0,
-            n_iter_no_change=None)
+TINY = dict(
+    win_size=16,
+    d_model=16,
+    n_heads=2,
+    e_layers=1,
+    d_ff=16,
+    d_state=4,
+    block_size=4,
+    epochs=2,
+    batch_size=32,
+    lr=1e-3,
+    random_state=0,
+    n_iter_no_change=None,
+)
 
 
 def sinusoids(n=480, n_features=3, noise=0.05, seed=0):
@@ -38,7 +49,9 @@ def series():
 @pytest.fixture(scope="session")
 def data_dir():
     """The shared benchmark data: $MAAT_DATA or ../shared/data beside the repo."""
-    path = Path(os.environ.get("MAAT_DATA", Path(__file__).parents[2] / "shared" / "data"))
+    path = Path(
+        os.environ.get("MAAT_DATA", Path(__file__).parents[2] / "shared" / "data")
+    )
     if not path.is_dir():
         pytest.skip(f"benchmark data not found at {path}; set MAAT_DATA")
     return path

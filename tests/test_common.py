@@ -20,9 +20,21 @@ EXPECTED_FAILED_CHECKS = {
 
 
 @parametrize_with_checks(
-    [MAATDetector(win_size=4, d_model=8, n_heads=2, e_layers=1, d_ff=8, d_state=2,
-                  block_size=2, epochs=1, batch_size=64, validation_fraction=0.0,
-                  random_state=0)],
+    [
+        MAATDetector(
+            win_size=4,
+            d_model=8,
+            n_heads=2,
+            e_layers=1,
+            d_ff=8,
+            d_state=2,
+            block_size=2,
+            epochs=1,
+            batch_size=64,
+            validation_fraction=0.0,
+            random_state=0,
+        )
+    ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible(estimator, check):

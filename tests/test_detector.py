@@ -6,11 +6,10 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import TINY, sinusoids
 from sklearn.base import clone
 
 from maat_detector import MAATDetector
-
-from conftest import TINY, sinusoids
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +46,7 @@ def test_training_moves_weights_and_scores_are_not_constant(series):
     with torch.random.fork_rng():
         torch.manual_seed(0)
         from maat_detector.nn import MAAT
+
         untrained = MAAT(det.config_)
     trained = det.model_.state_dict()
     moved = [not torch.equal(trained[k], v) for k, v in untrained.state_dict().items()]
@@ -67,7 +67,7 @@ def test_injected_spike_is_found(score_mode):
 
 def test_contamination_fraction_on_calibration_tail(series):
     det = MAATDetector(**{**TINY, "contamination": 0.1}).fit(series)
-    tail = series[-int(0.2 * len(series)):]
+    tail = series[-int(0.2 * len(series)) :]
     flagged = np.mean(det.predict(tail) == -1)
     assert 0.05 <= flagged <= 0.15
 
@@ -86,14 +86,14 @@ def test_threshold_never_from_scored_data(fitted):
 
 
 def test_same_seed_same_scores_and_global_rng_untouched(series):
-    np.random.seed(123)
+    np.random.seed(123)  # noqa: NPY002 (the global state is what is tested)
     torch.manual_seed(123)
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002
     torch_state = torch.get_rng_state().clone()
     a = MAATDetector(**TINY).fit(series).score_samples(series)
     b = MAATDetector(**TINY).fit(series).score_samples(series)
     np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
     assert torch.equal(torch.get_rng_state(), torch_state)
     c = MAATDetector(**{**TINY, "random_state": 1}).fit(series).score_samples(series)
     assert not np.allclose(a, c)
@@ -162,12 +162,16 @@ def test_nan_inf_errors_say_where(series, fitted):
     X = series.copy()
     X[17, 2] = np.nan
     X[30, 0] = np.nan
-    with pytest.raises(ValueError, match=r"2 NaN value\(s\) \(first at row 17, column 2\)"):
+    with pytest.raises(
+        ValueError, match=r"2 NaN value\(s\) \(first at row 17, column 2\)"
+    ):
         MAATDetector(**TINY).fit(X)
     X = series.copy()
     X[5, 1] = np.inf
     det, _ = fitted
-    with pytest.raises(ValueError, match=r"infinite value\(s\) \(first at row 5, column 1\)"):
+    with pytest.raises(
+        ValueError, match=r"infinite value\(s\) \(first at row 5, column 1\)"
+    ):
         det.score_samples(X)
     with pytest.raises(ValueError, match="float32 range"):
         det.score_samples(series * 1e300)
@@ -197,18 +201,25 @@ def test_integer_float16_noncontiguous_and_constant_channels(fitted):
     det, X = fitted
     ref = det.score_samples(X)
     assert np.isfinite(det.score_samples(np.asfortranarray(X))).all()
-    np.testing.assert_allclose(det.score_samples(X.astype(np.float16)), ref, rtol=0.2, atol=0.2)
+    np.testing.assert_allclose(
+        det.score_samples(X.astype(np.float16)), ref, rtol=0.2, atol=0.2
+    )
     Xi = np.rint(X * 10).astype(np.int64)
-    assert np.isfinite(MAATDetector(**{**TINY, "epochs": 1}).fit(Xi).score_samples(Xi)).all()
+    assert np.isfinite(
+        MAATDetector(**{**TINY, "epochs": 1}).fit(Xi).score_samples(Xi)
+    ).all()
     Xc = X.copy()
     Xc[:, 1] = 5.0
-    assert np.isfinite(MAATDetector(**{**TINY, "epochs": 1}).fit(Xc).score_samples(Xc)).all()
+    assert np.isfinite(
+        MAATDetector(**{**TINY, "epochs": 1}).fit(Xc).score_samples(Xc)
+    ).all()
 
 
 @pytest.mark.parametrize("attention", ["full", "causal"])
 def test_attention_modes_and_ablation_fit(series, attention):
-    det = MAATDetector(**{**TINY, "epochs": 1, "attention": attention,
-                          "use_mamba": False}).fit(series)
+    det = MAATDetector(
+        **{**TINY, "epochs": 1, "attention": attention, "use_mamba": False}
+    ).fit(series)
     assert np.isfinite(det.score_samples(series)).all()
 
 

@@ -1,11 +1,11 @@
 """MAATDetector inside scikit-learn's Pipeline and GridSearchCV."""
 
 import numpy as np
+from conftest import TINY, sinusoids
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import TINY, sinusoids
 from maat_detector import MAATDetector
 from maat_detector.scoring import make_anomaly_scorer, vus_pr_scorer
 
@@ -21,8 +21,9 @@ def labelled_series():
 
 def test_pipeline_step():
     X, y = labelled_series()
-    pipe = Pipeline([("scale", StandardScaler()),
-                     ("maat", MAATDetector(**{**TINY, "epochs": 1}))])
+    pipe = Pipeline(
+        [("scale", StandardScaler()), ("maat", MAATDetector(**{**TINY, "epochs": 1}))]
+    )
     pipe.fit(X)
     pred = pipe.predict(X)
     assert pred.shape == (len(X),) and set(np.unique(pred)) <= {-1, 1}

@@ -4,9 +4,9 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import TINY, sinusoids
 from sklearn.exceptions import NotFittedError
 
-from conftest import TINY, sinusoids
 from maat_detector import MAATDetector
 
 
@@ -28,7 +28,9 @@ def batch_equivalent(det, X):
 def test_stream_equals_batch_window_ending_at_each_row(detector, chunk):
     X = sinusoids(130, seed=5)
     stream = detector.stream()
-    got = np.concatenate([stream.update(X[i : i + chunk]) for i in range(0, 130, chunk)])
+    got = np.concatenate(
+        [stream.update(X[i : i + chunk]) for i in range(0, 130, chunk)]
+    )
     assert got.shape == (130,) and stream.n_rows_seen_ == 130
     np.testing.assert_allclose(got, batch_equivalent(detector, X), rtol=1e-6, atol=1e-6)
 
@@ -53,7 +55,9 @@ def test_stream_bad_input(detector):
         stream.update(np.zeros((2, 4)))
     bad = np.zeros((3, 3))
     bad[1, 2] = np.nan
-    with pytest.raises(ValueError, match=r"NaN value\(s\) \(first at row 1, column 2\)"):
+    with pytest.raises(
+        ValueError, match=r"NaN value\(s\) \(first at row 1, column 2\)"
+    ):
         stream.update(bad)
     bad[1, 2] = np.inf
     with pytest.raises(ValueError, match="infinite"):
@@ -71,8 +75,9 @@ def test_stream_flags_a_spike(detector):
 
 @pytest.mark.parametrize("score_mode", ["paper", "reconstruction", "calibrated"])
 def test_attribution_points_at_the_faulty_channel(score_mode):
-    det = MAATDetector(**{**TINY, "epochs": 3, "score_mode": score_mode,
-                          "score_step": 1}).fit(sinusoids(600, seed=1))
+    det = MAATDetector(
+        **{**TINY, "epochs": 3, "score_mode": score_mode, "score_step": 1}
+    ).fit(sinusoids(600, seed=1))
     X = sinusoids(200, seed=2)
     X[120:124, 2] += 3.0
     contributions = det.anomaly_contributions(X)
@@ -84,5 +89,6 @@ def test_attribution_points_at_the_faulty_channel(score_mode):
         assert np.all(np.argmax(contributions[120:124], axis=1) == 2)
     if score_mode in ("paper", "reconstruction"):
         score = det.anomaly_score(X)
-        np.testing.assert_allclose(contributions.sum(1), score, rtol=1e-5,
-                                   atol=1e-6 * score.max())
+        np.testing.assert_allclose(
+            contributions.sum(1), score, rtol=1e-5, atol=1e-6 * score.max()
+        )

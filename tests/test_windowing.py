@@ -8,7 +8,9 @@ from maat_detector.windowing import (
 )
 
 
-@pytest.mark.parametrize("n, L, s", [(10, 4, 4), (12, 4, 4), (10, 4, 1), (9, 9, 3), (23, 5, 3)])
+@pytest.mark.parametrize(
+    "n, L, s", [(10, 4, 4), (12, 4, 4), (10, 4, 1), (9, 9, 3), (23, 5, 3)]
+)
 def test_every_row_scored_once(n, L, s):
     starts, n_grid = window_starts(n, L, s)
     assert starts[-1] + L == n  # the tail is always covered

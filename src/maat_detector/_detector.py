@@ -104,9 +104,10 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             default="reconstruction"
         Per-point score. The default was chosen by measurement (docs,
         "Detection quality"): on the tuning machines it scored VUS-PR 0.651
-        against 0.115 for the paper's energy. The choices: the paper's energy ``softmax(-discrepancy) *
-        reconstruction error`` (the softmax runs over one window, so energies
-        are relative to their window); the reconstruction error alone (mean
+        against 0.115 for the paper's energy. The choices: the paper's energy
+        ``softmax(-discrepancy) * reconstruction error`` (the softmax runs
+        over one window, so energies are relative to their window); the
+        reconstruction error alone (mean
         over channels of the squared error divided by the channel's mean on
         the calibration rows); the association discrepancy alone; or
         "calibrated", the sum of two robust z-scores set on the calibration
@@ -348,7 +349,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             logger.info(
                 "validation tail of %d rows cannot hold a window of %d rows "
                 "beside the training part; training and calibrating on all rows",
-                n_val, self.win_size,
+                n_val,
+                self.win_size,
             )
             n_val = 0
         train, val = X[: n_samples - n_val], X[n_samples - n_val :]
@@ -483,7 +485,9 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         model.eval()
         starts = np.arange(0, val.shape[0] - self.win_size + 1, self.win_size)
         totals = dict.fromkeys(("loss1", "loss2", "reconstruction"), 0.0)
-        for _, windows in iter_window_batches(val, starts, self.win_size, self.batch_size):
+        for _, windows in iter_window_batches(
+            val, starts, self.win_size, self.batch_size
+        ):
             x = torch.from_numpy(windows).to(device)
             losses = minimax_loss(x, *model(x), self.k)
             for name in totals:
@@ -585,13 +589,20 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         X = self._prepare(X)
         if self.score_mode == "paper":
             components = self._components(
-                self.model_, X, self.device_, per_channel=True,
+                self.model_,
+                X,
+                self.device_,
+                per_channel=True,
                 needed=("weighted_error",),
             )
             return components["weighted_error"]
         components = self._components(
-            self.model_, X, self.device_, channel_scale=self.channel_scale_,
-            per_channel=True, needed=("error",),
+            self.model_,
+            X,
+            self.device_,
+            channel_scale=self.channel_scale_,
+            per_channel=True,
+            needed=("error",),
         )
         return components["error"] / X.shape[1]
 
@@ -657,15 +668,29 @@ class MAATDetector(OutlierMixin, BaseEstimator):
     def _score_prepared(self, X, step=None, combine=None):
         """Anomaly scores of an already checked and scaled series."""
         components = self._components(
-            self.model_, X, self.device_, channel_scale=self.channel_scale_,
-            needed=_NEEDED[self.score_mode], step=step, combine=combine,
+            self.model_,
+            X,
+            self.device_,
+            channel_scale=self.channel_scale_,
+            needed=_NEEDED[self.score_mode],
+            step=step,
+            combine=combine,
         )
         return _combine(components, self.score_mode, self.score_stats_)
 
     @torch.inference_mode()
-    def _components(self, model, X, device, *, channel_scale=None, per_channel=False,
-                    needed=("energy", "discrepancy", "error"), step=None,
-                    combine=None):
+    def _components(
+        self,
+        model,
+        X,
+        device,
+        *,
+        channel_scale=None,
+        per_channel=False,
+        needed=("energy", "discrepancy", "error"),
+        step=None,
+        combine=None,
+    ):
         """Per-row score components over the scoring windows (see Notes).
 
         Returns a dict with any of ``energy`` (n,), ``discrepancy`` (n,) and
@@ -679,7 +704,10 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         per_channel_names = ("error", "weighted_error") if per_channel else ()
         accumulators = {
             name: WindowScoreAccumulator(
-                n_samples, win_size, starts, n_grid,
+                n_samples,
+                win_size,
+                starts,
+                n_grid,
                 n_channels=n_features if name in per_channel_names else 0,
                 combine=combine or self.score_combine,
             )
@@ -688,7 +716,9 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         scale = None
         if channel_scale is not None:
             scale = torch.as_tensor(channel_scale, dtype=torch.float32, device=device)
-        bar = _progress(math.ceil(len(starts) / self.batch_size), "scoring", self.verbose)
+        bar = _progress(
+            math.ceil(len(starts) / self.batch_size), "scoring", self.verbose
+        )
         for batch, windows in iter_window_batches(X, starts, win_size, self.batch_size):
             x = torch.from_numpy(windows).to(device)
             squared_error, discrepancy, energy = window_components(
@@ -702,7 +732,9 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             if "error" in needed:
                 if scale is not None:
                     squared_error = squared_error / scale
-                values["error"] = squared_error if per_channel else squared_error.mean(-1)
+                values["error"] = (
+                    squared_error if per_channel else squared_error.mean(-1)
+                )
             for name, accumulator in accumulators.items():
                 accumulator.add(batch, values[name].double().cpu().numpy())
             bar.update(1)
@@ -761,7 +793,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             # unpickles on a machine without one.
             model = state.pop("model_")
             state["_model_state"] = {
-                name: tensor.detach().cpu() for name, tensor in model.state_dict().items()
+                name: tensor.detach().cpu()
+                for name, tensor in model.state_dict().items()
             }
             state["device_"] = str(state["device_"])
         return state

@@ -37,7 +37,9 @@ PARAMETER_CONSTRAINTS = {
     "expand": [Interval(Integral, 1, None, closed="left")],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "temperature": [Interval(Real, 0, None, closed="neither")],
-    "score_mode": [StrOptions({"paper", "reconstruction", "discrepancy", "calibrated"})],
+    "score_mode": [
+        StrOptions({"paper", "reconstruction", "discrepancy", "calibrated"})
+    ],
     "train_step": [Interval(Integral, 1, None, closed="left")],
     "max_train_windows": [Interval(Integral, 1, None, closed="left"), None],
     "score_step": [Interval(Integral, 1, None, closed="left"), None],

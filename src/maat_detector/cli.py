@@ -1,8 +1,9 @@
-"""Command line: ``maat-detector run`` fits a preset on a dataset and evaluates it.
+r"""Command line: ``maat-detector run`` fits a preset on a dataset and evaluates it.
 
 Example::
 
-    maat-detector run --dataset SMD --data-dir ServerMachineDataset --machine machine-1-1
+    maat-detector run --dataset SMD --data-dir ServerMachineDataset \
+        --machine machine-1-1
     maat-detector run --dataset npz --data-dir ../shared/data --benchmark SMD \
         --entity machine-2-2 --set d_model=64 --set epochs=1
 
@@ -39,22 +40,39 @@ def _parse_override(text):
 
 def build_parser():
     """The argument parser of ``maat-detector``."""
-    parser = argparse.ArgumentParser(prog="maat-detector", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="maat-detector", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="fit with a preset, score the test part, print metrics")
-    run.add_argument("--dataset", required=True,
-                     help=f"one of {', '.join(datasets.DATASET_NAMES)}")
-    run.add_argument("--data-dir", default=None,
-                     help="folder of the original files (npz: the benchmark folder)")
+    run = sub.add_parser(
+        "run", help="fit with a preset, score the test part, print metrics"
+    )
+    run.add_argument(
+        "--dataset", required=True, help=f"one of {', '.join(datasets.DATASET_NAMES)}"
+    )
+    run.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder of the original files (npz: the benchmark folder)",
+    )
     run.add_argument("--machine", help="SMD machine, e.g. machine-1-1 (default: all)")
     run.add_argument("--channel", help="MSL/SMAP channel, e.g. C-1 (default: all)")
     run.add_argument("--benchmark", help="npz layout: dataset folder, e.g. SMD")
     run.add_argument("--entity", help="npz layout: entity, e.g. machine-2-2")
-    run.add_argument("--preset", default=None,
-                     help="paper preset name (default: the dataset's, else SMD's)")
-    run.add_argument("--set", dest="overrides", action="append", default=[],
-                     type=_parse_override, metavar="KEY=VALUE",
-                     help="override a MAATDetector parameter (repeatable)")
+    run.add_argument(
+        "--preset",
+        default=None,
+        help="paper preset name (default: the dataset's, else SMD's)",
+    )
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        type=_parse_override,
+        metavar="KEY=VALUE",
+        help="override a MAATDetector parameter (repeatable)",
+    )
     run.add_argument("--sliding-window", type=int, default=100)
     run.add_argument("--json", dest="json_path", help="also write the results here")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -88,8 +106,10 @@ def run(args):
         preset_name = "SMD"
     params.update(dict(args.overrides))
     params.setdefault("verbose", 0 if args.quiet else 1)
-    print(f"{data.name}: train {data.train.shape}, test {data.test.shape}, "
-          f"{data.test_label.mean():.2%} anomalous; preset {preset_name!r}")
+    print(
+        f"{data.name}: train {data.train.shape}, test {data.test.shape}, "
+        f"{data.test_label.mean():.2%} anomalous; preset {preset_name!r}"
+    )
     print("parameters:", params)
 
     detector = MAATDetector(**params)
@@ -101,24 +121,38 @@ def run(args):
     score_seconds = time.perf_counter() - began
     train_score = detector.anomaly_score(data.train)
     results = evaluate_scores(
-        data.test_label, test_score, threshold=detector.threshold_,
-        train_score=train_score, contamination=params.get("contamination", 0.005),
+        data.test_label,
+        test_score,
+        threshold=detector.threshold_,
+        train_score=train_score,
+        contamination=params.get("contamination", 0.005),
         sliding_window=args.sliding_window,
     )
     honest, paper = results["honest"], results["paper"]
     print(f"fit {fit_seconds:.1f} s, scoring {score_seconds:.1f} s")
-    print(f"honest  VUS-PR {honest['vus_pr']:.3f}  VUS-ROC {honest['vus_roc']:.3f}  "
-          f"PR-AUC {honest['pr_auc']:.3f}  ROC-AUC {honest['roc_auc']:.3f}  "
-          f"(sliding window {args.sliding_window})")
-    print(f"honest  F1 {honest['point_f1']:.3f}  affiliation F1 "
-          f"{honest['affiliation_f1']:.3f}  range F1 {honest['range_f1']:.3f} "
-          "(threshold from the training series)")
+    print(
+        f"honest  VUS-PR {honest['vus_pr']:.3f}  VUS-ROC {honest['vus_roc']:.3f}  "
+        f"PR-AUC {honest['pr_auc']:.3f}  ROC-AUC {honest['roc_auc']:.3f}  "
+        f"(sliding window {args.sliding_window})"
+    )
+    print(
+        f"honest  F1 {honest['point_f1']:.3f}  affiliation F1 "
+        f"{honest['affiliation_f1']:.3f}  range F1 {honest['range_f1']:.3f} "
+        "(threshold from the training series)"
+    )
     published = presets.PAPER_F1.get(preset_name)
     published_text = f"{published:.2f}" if published is not None else "none published"
-    print(f"paper   point-adjusted F1 {100 * paper['point_adjusted_f1']:.2f} "
-          f"(threshold from train+test scores; inflated) vs paper's {published_text}")
-    results.update(dataset=data.name, parameters=params, fit_seconds=fit_seconds,
-                   score_seconds=score_seconds, paper_published_f1=published)
+    print(
+        f"paper   point-adjusted F1 {100 * paper['point_adjusted_f1']:.2f} "
+        f"(threshold from train+test scores; inflated) vs paper's {published_text}"
+    )
+    results.update(
+        dataset=data.name,
+        parameters=params,
+        fit_seconds=fit_seconds,
+        score_seconds=score_seconds,
+        paper_published_f1=published,
+    )
     if args.json_path:
         with open(args.json_path, "w") as f:
             json.dump(results, f, indent=2, default=str)

@@ -40,7 +40,9 @@ DEMO_PARAMS = dict(
 
 def load_shipped_machine():
     """Return ``(train, test, test_label)`` of the shipped SMD machine-2-2."""
-    with resources.files("maat_detector.data").joinpath(SHIPPED_MACHINE).open("rb") as f:
+    with (
+        resources.files("maat_detector.data").joinpath(SHIPPED_MACHINE).open("rb") as f
+    ):
         data = np.load(f)
         return data["train"], data["test"], data["test_label"]
 
@@ -54,8 +56,10 @@ def main(argv=None):
 
     train, test, label = load_shipped_machine()
     params = {**DEMO_PARAMS, "epochs": args.epochs, "verbose": args.verbose}
-    print(f"SMD machine-2-2: train {train.shape}, test {test.shape}, "
-          f"{label.mean():.1%} of test rows labelled anomalous")
+    print(
+        f"SMD machine-2-2: train {train.shape}, test {test.shape}, "
+        f"{label.mean():.1%} of test rows labelled anomalous"
+    )
     print("configuration:", params)
 
     began = time.perf_counter()
@@ -68,15 +72,23 @@ def main(argv=None):
 
     precision, recall, f1 = metrics.point_prf(label, flagged)
     _, _, pa_f1 = metrics.point_adjusted_prf(label, flagged)
-    print(f"fit {fitted:.1f} s ({detector.n_epochs_} epochs), "
-          f"scoring {scored:.1f} s ({len(test) / scored:,.0f} rows/s)")
-    print(f"ROC-AUC {metrics.roc_auc(label, score):.3f}   "
-          f"VUS-PR {metrics.vus_pr(label, score, sliding_window=100):.3f} "
-          f"(sliding window 100)   PR-AUC {metrics.pr_auc(label, score):.3f}")
-    print(f"F1 {f1:.3f} (precision {precision:.3f}, recall {recall:.3f}) at the "
-          f"threshold from training data, {flagged.mean():.2%} of test rows flagged")
-    print(f"point-adjusted F1 {pa_f1:.3f} (inflated: shown only for comparison "
-          "with published numbers)")
+    print(
+        f"fit {fitted:.1f} s ({detector.n_epochs_} epochs), "
+        f"scoring {scored:.1f} s ({len(test) / scored:,.0f} rows/s)"
+    )
+    print(
+        f"ROC-AUC {metrics.roc_auc(label, score):.3f}   "
+        f"VUS-PR {metrics.vus_pr(label, score, sliding_window=100):.3f} "
+        f"(sliding window 100)   PR-AUC {metrics.pr_auc(label, score):.3f}"
+    )
+    print(
+        f"F1 {f1:.3f} (precision {precision:.3f}, recall {recall:.3f}) at the "
+        f"threshold from training data, {flagged.mean():.2%} of test rows flagged"
+    )
+    print(
+        f"point-adjusted F1 {pa_f1:.3f} (inflated: shown only for comparison "
+        "with published numbers)"
+    )
     return 0
 
 

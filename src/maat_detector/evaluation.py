@@ -38,7 +38,12 @@ def paper_threshold(train_score, test_score, contamination):
 
 
 def evaluate_scores(
-    test_label, test_score, *, threshold, train_score=None, contamination=None,
+    test_label,
+    test_score,
+    *,
+    threshold,
+    train_score=None,
+    contamination=None,
     sliding_window=100,
 ):
     """Metrics of one detector's test scores under both protocols.

@@ -90,8 +90,9 @@ class WindowScoreAccumulator:
         See the module docstring. With "end", batches must arrive in order.
     """
 
-    def __init__(self, n_samples, win_size, starts, n_grid, n_channels=0,
-                 combine="mean"):
+    def __init__(
+        self, n_samples, win_size, starts, n_grid, n_channels=0, combine="mean"
+    ):
         if combine not in ("mean", "end"):
             raise ValueError(f"combine={combine!r} must be 'mean' or 'end'.")
         self.combine = combine

@@ -8,8 +8,16 @@ from maat_detector.nn.attention import EPS, prior_parts
 
 
 def tiny_config(**overrides):
-    params = dict(n_features=3, win_size=12, d_model=16, n_heads=2, e_layers=2,
-                  d_ff=16, block_size=4, d_state=4)
+    params = dict(
+        n_features=3,
+        win_size=12,
+        d_model=16,
+        n_heads=2,
+        e_layers=2,
+        d_ff=16,
+        block_size=4,
+        d_state=4,
+    )
     params.update(overrides)
     return MAATConfig(**params)
 
@@ -85,7 +93,7 @@ def test_prior_rows_sum_to_one_and_discrepancy_matches_dense_kl():
     _, assocs = model(torch.randn(2, 10, 3))
     a = assocs[0]
     sig = a.sigma.unsqueeze(-1)
-    kernel = torch.exp(-model.distance**2 / (2 * sig**2))
+    kernel = torch.exp(-(model.distance**2) / (2 * sig**2))
     prior = kernel / kernel.sum(-1, keepdim=True)
     assert torch.allclose(prior.sum(-1), torch.ones_like(a.sigma), atol=1e-6)
     blocks, _ = prior_parts(a.sigma, model.distance, 4)
@@ -108,8 +116,9 @@ def test_minimax_gradients_reach_only_their_side():
     a = assocs[0]
     series_loss = a.discrepancy(detach="prior").mean()
     prior_loss = a.discrepancy(detach="series").mean()
-    g_series = torch.autograd.grad(series_loss, [a.series, a.sigma], allow_unused=True,
-                                   retain_graph=True)
+    g_series = torch.autograd.grad(
+        series_loss, [a.series, a.sigma], allow_unused=True, retain_graph=True
+    )
     g_prior = torch.autograd.grad(prior_loss, [a.series, a.sigma], allow_unused=True)
     assert g_series[0] is not None and g_series[0].abs().sum() > 0
     assert g_series[1] is None
@@ -117,11 +126,17 @@ def test_minimax_gradients_reach_only_their_side():
     assert g_prior[1] is not None and g_prior[1].abs().sum() > 0
     # series loss does not touch the sigma projection; prior loss not Q/K.
     attn = model.layers[0].attention
-    gs = torch.autograd.grad(model(x)[1][0].discrepancy(detach="prior").mean(),
-                             [attn.sigma.weight, attn.query.weight], allow_unused=True)
+    gs = torch.autograd.grad(
+        model(x)[1][0].discrepancy(detach="prior").mean(),
+        [attn.sigma.weight, attn.query.weight],
+        allow_unused=True,
+    )
     assert gs[0] is None and gs[1].abs().sum() > 0
-    gp = torch.autograd.grad(model(x)[1][0].discrepancy(detach="series").mean(),
-                             [attn.sigma.weight, attn.query.weight], allow_unused=True)
+    gp = torch.autograd.grad(
+        model(x)[1][0].discrepancy(detach="series").mean(),
+        [attn.sigma.weight, attn.query.weight],
+        allow_unused=True,
+    )
     assert gp[0].abs().sum() > 0 and gp[1] is None
 
 
@@ -170,7 +185,9 @@ def test_mamba_parameter_names_match_mamba_ssm(sizes):
 def test_mamba_init_matches_spec():
     torch.manual_seed(0)
     block = MambaBlock(32, d_state=4)
-    assert torch.allclose(-torch.exp(block.A_log), -torch.arange(1.0, 5.0).repeat(64, 1))
+    assert torch.allclose(
+        -torch.exp(block.A_log), -torch.arange(1.0, 5.0).repeat(64, 1)
+    )
     dt = torch.nn.functional.softplus(block.dt_proj.bias)
     assert dt.min() >= 1e-4 - 1e-7 and dt.max() <= 0.1 + 1e-6
     assert torch.all(block.D == 1)

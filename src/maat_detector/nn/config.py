@@ -71,8 +71,18 @@ class MAATConfig:
     scan_backend: str = "torch"
 
     def __post_init__(self):
-        for name in ("n_features", "win_size", "d_model", "n_heads", "e_layers",
-                     "d_ff", "block_size", "d_state", "d_conv", "expand"):
+        for name in (
+            "n_features",
+            "win_size",
+            "d_model",
+            "n_heads",
+            "e_layers",
+            "d_ff",
+            "block_size",
+            "d_state",
+            "d_conv",
+            "expand",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")

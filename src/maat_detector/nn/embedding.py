@@ -14,7 +14,8 @@ def sinusoid_table(length: int, d_model: int) -> torch.Tensor:
     """Fixed positional table pe[t, 2i] = sin(t w_i), pe[t, 2i+1] = cos(t w_i)."""
     position = torch.arange(length, dtype=torch.float32)[:, None]
     freq = torch.exp(
-        torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model)
+        torch.arange(0, d_model, 2, dtype=torch.float32)
+        * (-math.log(10000.0) / d_model)
     )
     table = torch.zeros(length, d_model)
     table[:, 0::2] = torch.sin(position * freq)
@@ -32,8 +33,12 @@ class DataEmbedding(nn.Module):
     def __init__(self, n_features: int, d_model: int, win_size: int, dropout: float):
         super().__init__()
         self.token = nn.Conv1d(
-            n_features, d_model, kernel_size=3, padding=1,
-            padding_mode="circular", bias=False,
+            n_features,
+            d_model,
+            kernel_size=3,
+            padding=1,
+            padding_mode="circular",
+            bias=False,
         )
         nn.init.kaiming_normal_(self.token.weight, mode="fan_in", nonlinearity="relu")
         # A constant: a non-persistent buffer moves with .to() and stays out of
@@ -46,4 +51,7 @@ class DataEmbedding(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
         tokens = self.token(x.transpose(1, 2)).transpose(1, 2)  # (B, L, d)
-        return self.dropout(tokens + self.position[:length])
+        # Position first: the sum then takes the contiguous (B, L, d) layout
+        # rather than the convolution's (B, d, L), so the projections that
+        # read it do not each copy it.
+        return self.dropout(self.position[:length] + tokens)

@@ -52,8 +52,12 @@ class MambaBlock(nn.Module):
 
         self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=bias)
         self.conv1d = nn.Conv1d(
-            d_inner, d_inner, kernel_size=d_conv, groups=d_inner,
-            padding=d_conv - 1, bias=conv_bias,
+            d_inner,
+            d_inner,
+            kernel_size=d_conv,
+            groups=d_inner,
+            padding=d_conv - 1,
+            bias=conv_bias,
         )
         self.x_proj = nn.Linear(d_inner, rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(rank, d_inner, bias=True)

@@ -71,7 +71,8 @@ class GatedMambaFusion(nn.Module):
     def forward(self, attended: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         residual = self.norm(self.mamba(attended) + previous)
         gate = torch.sigmoid(self.gate(torch.cat([attended, residual], dim=-1)))
-        return gate * residual + (1.0 - gate) * attended
+        # g * r + (1 - g) * a in one pass.
+        return torch.lerp(attended, residual, gate)
 
 
 class MAAT(nn.Module):
@@ -92,7 +93,9 @@ class MAAT(nn.Module):
         self.embedding = DataEmbedding(
             config.n_features, d, config.win_size, config.dropout
         )
-        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.e_layers))
+        self.layers = nn.ModuleList(
+            EncoderLayer(config) for _ in range(config.e_layers)
+        )
         if not config.use_mamba:
             self.fusions = nn.ModuleList()
         elif config.share_mamba:

@@ -39,6 +39,7 @@ choices that make it fast on CPU, each measured with
 All of it is deterministic on CPU: no atomics, fixed reduction order.
 """
 
+import functools
 import logging
 import math
 
@@ -318,6 +319,31 @@ class _StepOps:
         return torch.bmm(x, w.unsqueeze(-1), out=out)
 
 
+def _single_threaded(func):
+    """Run ``func`` with one torch thread, restoring the count afterwards.
+
+    The step loops issue thousands of tiny ops; with several OpenMP threads
+    each op pays a fork/join, and on a busy machine the spin-waiting threads
+    make the loop 5-100x slower than on one thread (benchmarks/speed.py, the
+    speed issue). The large ops around the loops keep all threads.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        threads = torch.get_num_threads()
+        on_cuda = any(isinstance(a, torch.Tensor) and a.is_cuda for a in args)
+        if threads == 1 or on_cuda:
+            return func(*args, **kwargs)
+        torch.set_num_threads(1)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper
+
+
+@_single_threaded
 def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
     """Run the recurrence; return y (L, B, Di), h_last (B, N, Di), saved states.
 
@@ -360,6 +386,7 @@ def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
     return y, h_last, starts
 
 
+@_single_threaded
 def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
     """Reverse-time scan: gradients w.r.t. delta, A_T, Bm, Cm, u.
 

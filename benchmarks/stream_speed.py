@@ -81,7 +81,7 @@ def main():
         "# Streaming: `python benchmarks/stream_speed.py`",
         "",
         f"Config {CONFIG}, 38 channels, {args.threads} torch thread(s), "
-        f"load average {os.getloadavg()[0]:.1f}, {platform.processor() or platform.machine()}.",
+        f"load average {os.getloadavg()[0]:.1f}, {platform.machine()}.",
         "",
         "| chunk rows | rows | calls | rows/s | median ms/call | p99 ms/call |",
         "|---|---|---|---|---|---|",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -22,19 +23,11 @@ import numpy as np
 from maat_detector import MAATDetector, metrics
 from maat_detector.datasets import list_entities, load_benchmark_entity
 
-QUICK = dict(
-    win_size=100,
-    d_model=64,
-    n_heads=4,
-    e_layers=2,
-    d_ff=64,
-    epochs=2,
-    batch_size=64,
-    lr=1e-3,
-    train_step=10,
-    score_step=10,
-    random_state=0,
-)
+sys.path.insert(0, str(Path(__file__).parent))
+from run import MAAT_QUICK  # noqa: E402
+
+# The quick benchmark's configuration, so the two scripts measure one model.
+QUICK = dict(MAAT_QUICK)
 
 
 def zscore(value, reference):

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from maat_detector import MAATDetector, metrics
+from maat_detector.cli import _parse_override
 from maat_detector.datasets import list_entities, load_benchmark_entity
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -71,9 +72,8 @@ def main():
         os.environ.get("MAAT_DATA", Path(__file__).parents[2] / "shared" / "data")
     )
     params = dict(QUICK)
-    for item in args.set:
-        key, value = item.split("=")
-        params[key] = type(QUICK.get(key, 1.0))(value) if key in QUICK else eval(value)
+    # KEY=VALUE parsed as the maat-detector CLI's --set does (no eval).
+    params.update(_parse_override(item) for item in args.set)
     entities = args.entities or list_entities(args.dataset, data_dir)[: args.n_entities]
     rows = []
     for entity in entities:

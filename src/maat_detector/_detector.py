@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import math
 import time
@@ -23,7 +22,7 @@ from ._validation import (
     resolve_device,
 )
 from .nn import MAAT, MAATConfig, minimax_loss, window_components
-from .ssm import fused_scan_available, resolve_scan_backend
+from .ssm import resolve_scan_backend
 from .windowing import WindowScoreAccumulator, iter_window_batches, window_starts
 
 __all__ = ["MAATDetector"]
@@ -342,6 +341,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         device = resolve_device(self.device)
         backend = resolve_scan_backend(self.scan_backend, device)
         center, scale = _fit_scaling(X, self.scaling)
+        fit_tail = np.array(X[n_samples - self.win_size + 1 :])  # raw, for stream()
         X = (X - center) / scale
 
         n_val = int(math.floor(self.validation_fraction * n_samples))
@@ -399,9 +399,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self.history_ = history
         self.best_epoch_ = best_epoch
         self.n_epochs_ = len(history)
-        self.fit_tail_ = np.ascontiguousarray(
-            (X[n_samples - self.win_size + 1 :] * scale + center).astype(np.float32)
-        )
+        self.fit_tail_ = fit_tail
         self.channel_scale_ = channel_scale
         self.score_stats_ = score_stats
         self.threshold_ = threshold
@@ -803,18 +801,13 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         model_state = state.pop("_model_state", None)
         super().__setstate__(state)
         if model_state is not None:
-            device = torch.device(self.device_)
-            if device.type == "cuda" and not torch.cuda.is_available():
-                device = torch.device("cpu")
-            if self.config_.scan_backend == "cuda" and (
-                device.type != "cuda" or not fused_scan_available()
-            ):
-                self.config_ = dataclasses.replace(self.config_, scan_backend="torch")
-                self.scan_backend_ = "torch"
-            model = MAAT(self.config_)
-            model.load_state_dict(model_state)
-            self.model_ = model.to(device).eval()
-            self.device_ = device
+            from .persistence import available_device, restore_network
+
+            self.device_ = available_device(self.device_)
+            self.model_, self.config_ = restore_network(
+                self.config_, model_state, self.device_
+            )
+            self.scan_backend_ = self.config_.scan_backend
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -847,7 +840,8 @@ def _channel_scale(squared_error):
 def _score_statistics(components):
     """Location and spread of each component on the calibration rows."""
     stats = {}
-    for name, value in components.items():
+    for name in _NEEDED["calibrated"]:
+        value = components[name]
         value = np.log(value + 1e-12) if name == "error" else value
         q25, q50, q75 = np.percentile(value, [25, 50, 75])
         stats[name] = (float(q50), float(max(q75 - q25, 1e-12)))

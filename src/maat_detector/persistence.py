@@ -452,8 +452,7 @@ def _check_versions(payload, name):
 def _from_payload(payload, name, device):
     from ._detector import MAATDetector
     from ._validation import resolve_device
-    from .nn import MAAT, MAATConfig
-    from .ssm import fused_scan_available
+    from .nn import MAATConfig
 
     try:
         params = _decode(payload["params"])
@@ -476,35 +475,70 @@ def _from_payload(payload, name, device):
     detector = MAATDetector(**params)
 
     target = _target_device(device, saved_device, resolve_device)
-    config = dict(payload["config"])
-    backend = config.get("scan_backend", "torch")
-    if backend == "cuda" and (target.type != "cuda" or not fused_scan_available()):
-        logger.info(
-            "saved with the fused CUDA scan; using the pure-PyTorch scan on %s",
-            target,
-        )
-        backend = "torch"
-    config["scan_backend"] = backend
     try:
-        config = MAATConfig(**config)
+        config = MAATConfig(**payload["config"])
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"{name} holds a model configuration this maat_detector {__version__} "
             f"cannot build ({exc}). Upgrade maat-detector or save the detector "
             "again."
         ) from exc
-
-    model = MAAT(config)
-    _check_state_dict(model, payload["state_dict"], name)
-    model.load_state_dict(payload["state_dict"], strict=True)
+    model, config = restore_network(config, payload["state_dict"], target, name)
 
     for attr, value in fitted.items():
         setattr(detector, attr, value)
     detector.config_ = config
-    detector.model_ = model.to(target).eval()
+    detector.model_ = model
     detector.device_ = target
-    detector.scan_backend_ = backend
+    detector.scan_backend_ = config.scan_backend
     return detector
+
+
+def restore_network(config, state_dict, device, name=None):
+    """Rebuild a fitted network on ``device``; shared by ``load`` and unpickling.
+
+    The fused CUDA scan is swapped for the pure-PyTorch one where it cannot
+    run (no CUDA device or no mamba_ssm), so a detector fitted on a GPU scores
+    on a CPU-only machine.
+
+    Parameters
+    ----------
+    config : MAATConfig
+    state_dict : dict of str to Tensor
+    device : torch.device
+        From :func:`available_device`.
+    name : str, optional
+        The file, for error messages on mismatched shapes.
+
+    Returns
+    -------
+    model : MAAT
+        On ``device``, in eval mode.
+    config : MAATConfig
+        ``config``, with the scan backend actually used.
+    """
+    from .nn import MAAT
+    from .ssm import fused_scan_available
+
+    if config.scan_backend == "cuda" and (
+        device.type != "cuda" or not fused_scan_available()
+    ):
+        logger.info(
+            "fitted with the fused CUDA scan; using the pure-PyTorch scan on %s", device
+        )
+        config = dataclasses.replace(config, scan_backend="torch")
+    model = MAAT(config)
+    if name is not None:
+        _check_state_dict(model, state_dict, name)
+    model.load_state_dict(state_dict, strict=True)
+    return model.to(device).eval(), config
+
+
+def available_device(saved):
+    """``saved`` if this machine has it, else the CPU (logged at INFO)."""
+    from ._validation import resolve_device
+
+    return _target_device(None, saved, resolve_device)
 
 
 def _target_device(device, saved, resolve_device):

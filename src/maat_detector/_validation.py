@@ -12,6 +12,7 @@ __all__ = [
     "check_finite",
     "check_cross_parameters",
     "check_min_rows",
+    "check_precision",
     "resolve_device",
 ]
 
@@ -49,6 +50,7 @@ PARAMETER_CONSTRAINTS = {
     "scaling": [StrOptions({"standard", "robust"}), None],
     "nan_policy": [StrOptions({"raise", "interpolate"})],
     "scan_backend": [StrOptions({"auto", "torch", "cuda"})],
+    "precision": [StrOptions({"float32", "bfloat16"})],
     "device": [str],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
@@ -144,3 +146,22 @@ def resolve_device(device: str):
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device={device!r} but MPS is not available; use 'cpu'.")
     return resolved
+
+
+def check_precision(precision: str, device) -> None:
+    """Raise if ``precision="bfloat16"`` cannot run on the resolved device."""
+    if precision == "float32":
+        return
+    import torch
+
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"precision={precision!r} runs on the CPU or CUDA, not on "
+            f"device={str(device)!r}; use precision='float32' or another device."
+        )
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(
+            f"precision={precision!r} but this GPU "
+            f"({torch.cuda.get_device_name(device)}) has no bfloat16 support; "
+            "use precision='float32'."
+        )

@@ -295,10 +295,12 @@ class AnomalyAttention(nn.Module):
         q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
         scores = q @ k.transpose(-1, -2) * (d // h) ** -0.5  # (B, H, nb, b, b)
         scores = scores.masked_fill(~self.allowed, float("-inf"))
-        series = self.dropout(torch.softmax(scores, dim=-1))
+        # Under bfloat16 autocast the association stays float32 for the KL
+        # terms (log of probabilities); in float32 the casts are no-ops.
+        series = self.dropout(torch.softmax(scores.float(), dim=-1))
         attended = series @ v  # (B, H, nb, b, E)
         attended = attended.permute(0, 2, 3, 1, 4).reshape(batch, n_blocks * block, d)
         out = self.out(attended[:, :length])
 
-        sigma = sigma_from_logits(self.sigma(x)).transpose(1, 2)  # (B, H, L)
+        sigma = sigma_from_logits(self.sigma(x).float()).transpose(1, 2)  # (B, H, L)
         return out, Association(series=series, sigma=sigma, distance=distance)

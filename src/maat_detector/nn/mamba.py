@@ -100,4 +100,7 @@ class MambaBlock(nn.Module):
             delta_softplus=True,
             backend=self.scan_backend,
         )
-        return self.out_proj(y.transpose(1, 2))
+        # Contiguous first: the Linear copies to this layout anyway, and under
+        # bfloat16 autocast a strided input would send it to a batched matmul
+        # that copies the weight once per window.
+        return self.out_proj(y.transpose(1, 2).contiguous())

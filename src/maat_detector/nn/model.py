@@ -71,8 +71,10 @@ class GatedMambaFusion(nn.Module):
     def forward(self, attended: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         residual = self.norm(self.mamba(attended) + previous)
         gate = torch.sigmoid(self.gate(torch.cat([attended, residual], dim=-1)))
-        # g * r + (1 - g) * a in one pass.
-        return torch.lerp(attended, residual, gate)
+        # g * r + (1 - g) * a in one pass, in the residual stream's dtype
+        # (float32 also under bfloat16 autocast; no-op casts in float32).
+        dtype = residual.dtype
+        return torch.lerp(attended.to(dtype), residual, gate.to(dtype))
 
 
 class MAAT(nn.Module):

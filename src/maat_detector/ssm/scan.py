@@ -596,6 +596,13 @@ class _SelectiveScanFn(torch.autograd.Function):
 def _selective_scan_torch(
     u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
 ):
+    if torch.is_autocast_enabled(u.device.type):
+        # The scan computes in float32 (or float64); autocast would turn its
+        # per-step bmm into bfloat16 products: slower, and less exact.
+        with torch.autocast(u.device.type, enabled=False):
+            return _selective_scan_torch(
+                u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
+            )
     inputs = (u, delta, A, B, C, D, z, delta_bias)
     if torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in inputs

@@ -13,6 +13,10 @@ training and scoring stride 100 (``train_step`` / ``score_step`` for MAAT,
   validation_fraction=0.0, n_iter_no_change=None, score_step=100,
   score_mode="paper")``: the paper's energy, as PyOD scores. Its fit trains
   on every window and calibrates the threshold on the same rows.
+- ``maat_bf16``: the same with ``precision="bfloat16"`` (``--precisions``;
+  autocast for the forward passes of training and scoring). Same FLOPs as
+  ``maat``; its utilisation is given against both the fp32 and the bf16
+  matmul rate.
 - ``pyod``: ``AnomalyTransformer(window_size=100, d_model=512, n_heads=8,
   n_layers=3, epochs=1, step=100, dropout=0.0)``. Its fit trains (two forward
   and backward passes per batch, its minimise and maximise phases) and scores
@@ -21,7 +25,7 @@ training and scoring stride 100 (``train_step`` / ``score_step`` for MAAT,
 Systems are timed alternately within each repeat, so a busy phase of the
 shared machine hits all of them; the tables give medians. Each repeat also
 times ``torch.mm`` (2048 x 2048, and the model's widest Linear shape), the
-machine's fp32 matmul rate at that moment.
+machine's fp32 matmul rate at that moment, and the same in bfloat16.
 
 FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` on one
 batch (matmuls, convolutions, bmm: elementwise work is not counted): the
@@ -87,13 +91,13 @@ def make_series(rows, seed=0):
     return X[:rows], test
 
 
-def maat_detector(batch_size):
+def maat_detector(batch_size, precision="float32"):
     return MAATDetector(
         win_size=WIN, d_model=D_MODEL, n_heads=N_HEADS, e_layers=LAYERS, d_ff=D_FF,
         epochs=1, batch_size=batch_size, train_step=STRIDE, max_train_windows=None,
         score_step=STRIDE, score_mode="paper", validation_fraction=0.0,
         n_iter_no_change=None,
-        device="cpu", scan_backend="torch", random_state=0,
+        device="cpu", scan_backend="torch", random_state=0, precision=precision,
     )
 
 
@@ -109,12 +113,16 @@ def pyod_detector(batch_size):
 
 def fit_and_score(system, batch_size, train, test):
     """(fit seconds, score seconds, fitted detector)."""
-    det = maat_detector(batch_size) if system == "maat" else pyod_detector(batch_size)
+    if system.startswith("maat"):
+        precision = "bfloat16" if system == "maat_bf16" else "float32"
+        det = maat_detector(batch_size, precision)
+    else:
+        det = pyod_detector(batch_size)
     began = time.perf_counter()
     det.fit(train)
     fit_s = time.perf_counter() - began
     began = time.perf_counter()
-    if system == "maat":
+    if system.startswith("maat"):
         det.anomaly_score(test)
     else:
         det.decision_function(test)
@@ -122,18 +130,22 @@ def fit_and_score(system, batch_size, train, test):
 
 
 def matmul_rates(repeats=5):
-    """fp32 GFLOP/s of torch.mm: 2048^2, and (B*L, d) @ (d, 2 Di) as in Mamba."""
+    """GFLOP/s of torch.mm: 2048^2, and (B*L, d) @ (d, 2 Di) as in Mamba.
+
+    fp32, and bfloat16 (``_bf16`` keys; AMX or AVX512-BF16 where present).
+    """
     rates = {}
     shapes = {"mm_2048": (2048, 2048, 2048), "mm_model": (128 * WIN, D_MODEL, 2048)}
-    for name, (m, k, n) in shapes.items():
-        a, b = torch.randn(m, k), torch.randn(k, n)
-        a @ b
-        times = []
-        for _ in range(repeats):
-            began = time.perf_counter()
+    for suffix, dtype in (("", torch.float32), ("_bf16", torch.bfloat16)):
+        for name, (m, k, n) in shapes.items():
+            a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
             a @ b
-            times.append(time.perf_counter() - began)
-        rates[name] = 2 * m * k * n / statistics.median(times) / 1e9
+            times = []
+            for _ in range(repeats):
+                began = time.perf_counter()
+                a @ b
+                times.append(time.perf_counter() - began)
+            rates[name + suffix] = 2 * m * k * n / statistics.median(times) / 1e9
     return rates
 
 
@@ -194,7 +206,7 @@ def n_windows(rows, step=STRIDE):
 
 def fit_flops(system, flops, rows):
     train = n_windows(rows)
-    if system == "maat":
+    if system.startswith("maat"):
         # calibration scores the grid plus the end-aligned window, if any
         calib = train + (1 if (train - 1) * STRIDE + WIN < rows else 0)
         return train * flops["maat_train"] + calib * flops["maat_forward"]
@@ -203,7 +215,7 @@ def fit_flops(system, flops, rows):
 
 def score_windows(system, rows, step=STRIDE):
     grid = n_windows(rows, step)
-    if system == "maat" and (grid - 1) * step + WIN < rows:
+    if system.startswith("maat") and (grid - 1) * step + WIN < rows:
         return grid + 1
     return grid
 
@@ -266,11 +278,13 @@ def main():
     parser.add_argument("--strides", default="1,10,25,100")
     parser.add_argument("--stride-windows", type=int, default=128)
     parser.add_argument("--no-pyod", action="store_true")
+    parser.add_argument("--precisions", default="float32,bfloat16",
+                        help="MAAT rows to time: float32 (maat), bfloat16 (maat_bf16)")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--omp-probe", action="store_true")
     parser.add_argument("--probe-batch", type=int, default=32)
     parser.add_argument("--out", default="speed")
-    parser.add_argument("--child", choices=["maat", "pyod", "probe"])
+    parser.add_argument("--child", choices=["maat", "maat_bf16", "pyod", "probe"])
     args = parser.parse_args()
     if args.child == "probe":
         return child_probe(args.probe_batch, args.threads)
@@ -279,7 +293,11 @@ def main():
 
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
-    systems = ["maat"] if args.no_pyod else ["maat", "pyod"]
+    precisions = args.precisions.split(",")
+    names = {"float32": "maat", "bfloat16": "maat_bf16"}
+    systems = [names[p] for p in precisions]
+    fp32_name = systems[0]  # the stride table's detector
+    systems += [] if args.no_pyod else ["pyod"]
     memory = {}
     if args.memory:  # first, while this process is still small (see child_memory)
         for system in systems:
@@ -305,7 +323,7 @@ def main():
             fit_s, score_s, det = fit_and_score(system, args.batch_size, train, test)
             times[system]["fit"].append(fit_s)
             times[system]["score"].append(score_s)
-            if system == "maat":
+            if system == fp32_name:
                 fitted = det
         loads.append(os.getloadavg()[0])
         print(f"repeat {repeat}: mm {rates[-1]['mm_2048']:.1f} GFLOP/s, "
@@ -331,12 +349,15 @@ def main():
 
     mm = statistics.median(r["mm_2048"] for r in rates)
     mm_model = statistics.median(r["mm_model"] for r in rates)
+    mm_bf16 = statistics.median(r["mm_2048_bf16"] for r in rates)
+    mm_model_bf16 = statistics.median(r["mm_model_bf16"] for r in rates)
     results = {}
     for system in systems:
         fit_s = statistics.median(times[system]["fit"])
         score_s = statistics.median(times[system]["score"])
         f_flops = fit_flops(system, flops, args.rows)
-        s_flops = score_windows(system, args.rows) * flops[f"{system}_forward"]
+        base = "maat" if system.startswith("maat") else system
+        s_flops = score_windows(system, args.rows) * flops[f"{base}_forward"]
         results[system] = {
             "fit_s": fit_s, "score_s": score_s,
             "fit_s_all": times[system]["fit"], "score_s_all": times[system]["score"],
@@ -347,11 +368,13 @@ def main():
             "score_gflop_per_s": s_flops / score_s / 1e9,
             "fit_utilisation": f_flops / fit_s / 1e9 / mm,
             "score_utilisation": s_flops / score_s / 1e9 / mm,
+            "fit_utilisation_of_bf16_rate": f_flops / fit_s / 1e9 / mm_bf16,
+            "score_utilisation_of_bf16_rate": s_flops / score_s / 1e9 / mm_bf16,
         }
     stride_table = []
     for s in strides:
         sec = statistics.median(stride_times[s])
-        windows = score_windows("maat", stride_rows[s], s)
+        windows = score_windows(fp32_name, stride_rows[s], s)
         gflop = windows * flops["maat_forward"] / 1e9
         stride_table.append({
             "stride": s, "rows": stride_rows[s], "subset": stride_rows[s] < args.rows,
@@ -384,7 +407,7 @@ def main():
             "batch_size": args.batch_size, "pyod_score_batch": 64,
             "train_stride": STRIDE, "score_stride": STRIDE,
             "maat_validation_fraction": 0.0, "threads": args.threads,
-            "repeats": args.repeats,
+            "repeats": args.repeats, "stride_table_system": fp32_name,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
         },
         "versions": {"maat_detector": __version__, "torch": torch.__version__,
@@ -392,17 +415,24 @@ def main():
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_before": load_before, "loadavg_1min_per_repeat": loads,
                     "loadavg_after": os.getloadavg()},
-        "matmul_gflop_per_s": {"mm_2048": mm, "mm_model": mm_model, "all": rates},
+        "matmul_gflop_per_s": {"mm_2048": mm, "mm_model": mm_model,
+                               "mm_2048_bf16": mm_bf16, "mm_model_bf16": mm_model_bf16,
+                               "all": rates},
         "flops_per_window_g": {k: v / 1e9 for k, v in flops.items()},
         "results": results, "ratio_maat_over_pyod": {}, "strides": stride_table,
         "peak_memory_ru_maxrss_delta_mib": memory, "omp_probe_s": probe,
     }
-    if "pyod" in results:
-        report["ratio_maat_over_pyod"] = {
-            "fit_points_per_s": results["maat"]["fit_points_per_s"]
-            / results["pyod"]["fit_points_per_s"],
-            "score_points_per_s": results["maat"]["score_points_per_s"]
-            / results["pyod"]["score_points_per_s"],
+    for system in systems:
+        if system == "pyod" or "pyod" not in results:
+            continue
+        report["ratio_maat_over_pyod"][system] = {
+            key: results[system][key] / results["pyod"][key]
+            for key in ("fit_points_per_s", "score_points_per_s")
+        }
+    if "maat" in results and "maat_bf16" in results:
+        report["ratio_bf16_over_fp32"] = {
+            key: results["maat_bf16"][key] / results["maat"][key]
+            for key in ("fit_points_per_s", "score_points_per_s")
         }
     out_dir = REPO / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -412,8 +442,15 @@ def main():
     print(markdown)
 
 
+def _util(res, phase):
+    fp32 = f"{100 * res[phase + '_utilisation']:.0f}%"
+    bf16 = res.get(phase + "_utilisation_of_bf16_rate")
+    return fp32 if bf16 is None else f"{fp32} [{100 * bf16:.0f}%]"
+
+
 def to_markdown(r):
     c, m = r["config"], r["machine"]
+    mm, nan = r["matmul_gflop_per_s"], float("nan")
     lines = [
         f"Synthetic series, {c['rows_train']} train and {c['rows_test']} test rows x "
         f"{c['channels']} channels (seeded). Window {c['win_size']}, d_model "
@@ -429,33 +466,41 @@ def to_markdown(r):
         + ", ".join(f"{x:.1f}" for x in m["loadavg_1min_per_repeat"])
         + f" on {m['cpu_count']} CPUs: shared machine, treat as indicative.",
         "",
-        f"fp32 matmul rate, measured in the same run: torch.mm 2048^2 "
-        f"{r['matmul_gflop_per_s']['mm_2048']:.1f} GFLOP/s, (12800x512)@(512x2048) "
-        f"{r['matmul_gflop_per_s']['mm_model']:.1f} GFLOP/s. Utilisation = counted "
-        "FLOPs (FlopCounterMode: matmul, conv, bmm) / wall time / the 2048^2 rate.",
+        f"Matmul rates, measured in the same run: torch.mm 2048^2 fp32 "
+        f"{mm['mm_2048']:.1f} GFLOP/s, bf16 {mm.get('mm_2048_bf16', nan):.1f}; "
+        f"(12800x512)@(512x2048) fp32 {mm['mm_model']:.1f}, bf16 "
+        f"{mm.get('mm_model_bf16', nan):.1f} GFLOP/s. Utilisation = counted FLOPs "
+        "(FlopCounterMode: matmul, conv, bmm; the same for both precisions) / wall "
+        "time / the fp32 2048^2 rate (in brackets: / the bf16 2048^2 rate).",
         "",
-        "| system | fit points/s | score points/s | fit GFLOP/s (util.) "
-        "| score GFLOP/s (util.) | GFLOP/window fwd / train | peak RSS delta MiB |",
+        "| system | fit points/s | score points/s | fit GFLOP/s (util. fp32 [bf16]) "
+        "| score GFLOP/s (util. fp32 [bf16]) | GFLOP/window fwd / train "
+        "| peak RSS delta MiB |",
         "|---|---|---|---|---|---|---|",
     ]
     fpw = r["flops_per_window_g"]
     for name, res in r["results"].items():
+        base = "maat" if name.startswith("maat") else name
         mem = r["peak_memory_ru_maxrss_delta_mib"].get(name, {}).get("peak_delta_mib")
         lines.append(
             f"| {name} | {res['fit_points_per_s']:.0f} "
             f"| {res['score_points_per_s']:.0f} "
-            f"| {res['fit_gflop_per_s']:.1f} ({100 * res['fit_utilisation']:.0f}%) "
-            f"| {res['score_gflop_per_s']:.1f} ({100 * res['score_utilisation']:.0f}%) "
-            f"| {fpw[name + '_forward']:.2f} / {fpw[name + '_train']:.2f} "
+            f"| {res['fit_gflop_per_s']:.1f} ({_util(res, 'fit')}) "
+            f"| {res['score_gflop_per_s']:.1f} ({_util(res, 'score')}) "
+            f"| {fpw[base + '_forward']:.2f} / {fpw[base + '_train']:.2f} "
             f"| {'-' if mem is None else f'{mem:.0f}'} |"
         )
-    ratio = r["ratio_maat_over_pyod"]
-    if ratio:
-        lines += ["", "Ratio MAAT / PyOD points/s: "
+    for name, ratio in r["ratio_maat_over_pyod"].items():
+        lines += ["", f"Ratio {name} / PyOD points/s: "
                   f"fit {ratio['fit_points_per_s']:.2f}x, "
                   f"score {ratio['score_points_per_s']:.2f}x."]
-    lines += ["", "MAAT scoring by stride (subset: a prefix of the test rows holding "
-              "that many windows):", "",
+    ratio = r.get("ratio_bf16_over_fp32")
+    if ratio:
+        lines += ["", "Ratio maat_bf16 / maat (fp32) points/s: "
+                  f"fit {ratio['fit_points_per_s']:.2f}x, "
+                  f"score {ratio['score_points_per_s']:.2f}x."]
+    lines += ["", f"MAAT ({c.get('stride_table_system', 'maat')}) scoring by stride "
+              "(subset: a prefix of the test rows holding that many windows):", "",
               "| stride | rows | windows | points/s | windows/s | GFLOP/s (util.) |",
               "|---|---|---|---|---|---|"]
     for s in r["strides"]:

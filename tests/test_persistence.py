@@ -241,3 +241,21 @@ def test_gpu_pickle_with_fused_scan_scores_on_cpu(fitted, monkeypatch):
     restored.__setstate__(pickle.loads(pickle.dumps(state)))
     np.testing.assert_array_equal(restored.score_samples(X), det.score_samples(X))
     assert restored.scan_backend_ == "torch"
+
+
+def test_files_from_before_top_channels_keep_the_all_channel_score(tmp_path):
+    """Older files were calibrated on all-channel means; loading keeps that."""
+    X = sinusoids(200, n_features=5)
+    det = MAATDetector(**{**TINY, "epochs": 1, "top_channels": None}).fit(X)
+    path = tmp_path / "old.maat"
+    det.save(path)
+    _rewrite(path, lambda payload: payload["params"].pop("top_channels"))
+    again = MAATDetector.load(path)
+    assert again.top_channels is None
+    np.testing.assert_array_equal(again.anomaly_score(X), det.anomaly_score(X))
+
+    state = det.__getstate__()
+    del state["top_channels"]
+    unpickled = MAATDetector.__new__(MAATDetector)
+    unpickled.__setstate__(state)
+    assert unpickled.top_channels is None

@@ -45,6 +45,7 @@ PARAMETER_CONSTRAINTS = {
     "max_train_windows": [Interval(Integral, 1, None, closed="left"), None],
     "score_step": [Interval(Integral, 1, None, closed="left"), None],
     "score_combine": [StrOptions({"mean", "end"})],
+    "top_channels": [Interval(Integral, 1, None, closed="left"), None],
     "validation_fraction": [Interval(Real, 0, 1, closed="left")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
     "scaling": [StrOptions({"standard", "robust"}), None],

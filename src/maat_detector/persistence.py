@@ -464,6 +464,9 @@ def _from_payload(payload, name, device):
             f"attributes cannot be read ({type(exc).__name__}: {exc}). Save the "
             "detector again."
         ) from exc
+    # Files from before top_channels existed scored (and calibrated) with the
+    # mean over all channels; keep that rather than the newer default.
+    params.setdefault("top_channels", None)
     known = MAATDetector().get_params(deep=False)
     unknown = sorted(set(params) - set(known))
     if unknown:

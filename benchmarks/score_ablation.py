@@ -60,6 +60,9 @@ def variants(test, cal):
     lr, lr_cal = np.log(norm + 1e-12), np.log(norm_cal + 1e-12)
     z_rec = zscore(lr, lr_cal)
     z_dis = zscore(test["discrepancy"], cal["discrepancy"])
+    # Top-k of the window-averaged channel errors; MAATDetector takes the top
+    # k per window before averaging, so its scores differ slightly (its own
+    # numbers come from run.py).
     ranked = -np.sort(-(test["error"] / scale), axis=1)
     top_k = {f"rec_top{k}": ranked[:, :k].mean(1) for k in (2, 3, 5)}
     return {

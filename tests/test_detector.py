@@ -78,6 +78,39 @@ def test_spot_threshold_needs_no_contamination(series):
     assert det.threshold_ >= np.quantile(cal, 0.9)
 
 
+@pytest.mark.parametrize("change", [{"score_mode": "paper"}, {"contamination": 0.1}])
+def test_calibrate_after_set_params_equals_fit_with_them(series, change):
+    """Recalibrating on fit's calibration tail reproduces a fit with the change."""
+    direct = MAATDetector(**TINY, **change).fit(series)
+    shared = MAATDetector(**TINY).fit(series)
+    assert shared.n_calibration_rows_ == int(0.2 * len(series))
+    tail = series[-shared.n_calibration_rows_ :]
+    assert shared.threshold_ != direct.threshold_
+    assert shared.set_params(**change).calibrate(tail) is shared
+    assert shared.threshold_ == direct.threshold_
+    np.testing.assert_array_equal(
+        shared.anomaly_score(series), direct.anomaly_score(series)
+    )
+
+
+def test_calibrate_moves_threshold_to_new_normal_rows(fitted):
+    det, X = fitted
+    det = pickle.loads(pickle.dumps(det))
+    louder = 3 * X[-200:]  # a new normal level, say after maintenance
+    assert np.mean(det.predict(louder) == -1) > 0.5
+    det.calibrate(louder)
+    assert np.mean(det.predict(louder) == -1) <= 2 * det.contamination
+    with pytest.raises(ValueError, match="features"):
+        det.calibrate(X[:, :2])
+
+
+def test_calibrate_needs_a_fitted_detector(series):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        MAATDetector(**TINY).calibrate(series)
+
+
 def test_threshold_never_from_scored_data(fitted):
     det, X = fitted
     before = det.offset_

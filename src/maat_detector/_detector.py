@@ -202,6 +202,13 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         Selective scan actually used: "torch" or "cuda".
     center_, scale_ : ndarray of shape (`n_features_in_`,)
         Scaling fitted on the fit series.
+    n_calibration_rows_ : int
+        The threshold and the channel error scales were calibrated on the
+        last ``n_calibration_rows_`` rows of the fit series (all of them when
+        its validation tail could not hold a window).
+    channel_scale_ : ndarray of shape (`n_features_in_`,)
+        Mean squared reconstruction error of each scaled channel on those
+        rows; channel errors are divided by it before they are combined.
     n_features_in_ : int
         Number of channels seen in ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -413,23 +420,9 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             history, best_epoch = self._train(model, train, val, device, seed)
             model.eval()
             calibration = val if n_val else train
-            components = self._components(model, calibration, device, per_channel=True)
-            channel_scale = _channel_scale(components["error"])
-            if self._top_k(X.shape[1]) < X.shape[1]:
-                # The k largest channels differ row by row, so the calibration
-                # scores need a second pass that knows the channel scale.
-                components["error"] = self._components(
-                    model,
-                    calibration,
-                    device,
-                    channel_scale=channel_scale,
-                    needed=("error",),
-                )["error"]
-            else:
-                components["error"] = (components["error"] / channel_scale).mean(1)
-        score_stats = _score_statistics(components)
-        cal_scores = _combine(components, self.score_mode, score_stats)
-        threshold = self._threshold_from(cal_scores)
+            channel_scale, score_stats, threshold = self._calibration(
+                model, calibration, device
+            )
 
         # Fitted state is assigned only now, so an interrupted fit writes
         # nothing.
@@ -442,6 +435,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self.best_epoch_ = best_epoch
         self.n_epochs_ = len(history)
         self.fit_tail_ = fit_tail
+        self.n_calibration_rows_ = calibration.shape[0]
         self.channel_scale_ = channel_scale
         self.score_stats_ = score_stats
         self.threshold_ = threshold
@@ -451,6 +445,64 @@ class MAATDetector(OutlierMixin, BaseEstimator):
     def _top_k(self, n_features):
         """Channels averaged in the reconstruction score (all when None)."""
         return n_features if self.top_channels is None else self.top_channels
+
+    def _calibration(self, model, X, device):
+        """Channel scale, score statistics and threshold from scaled rows X."""
+        n_features = X.shape[1]
+        components = self._components(model, X, device, per_channel=True)
+        channel_scale = _channel_scale(components["error"])
+        if self._top_k(n_features) < n_features:
+            # The k largest channels differ row by row, so the calibration
+            # scores need a second pass that knows the channel scale.
+            components["error"] = self._components(
+                model, X, device, channel_scale=channel_scale, needed=("error",)
+            )["error"]
+        else:
+            components["error"] = (components["error"] / channel_scale).mean(1)
+        score_stats = _score_statistics(components)
+        threshold = self._threshold_from(
+            _combine(components, self.score_mode, score_stats)
+        )
+        return channel_scale, score_stats, threshold
+
+    def calibrate(self, X):
+        """Recalibrate the scores and the threshold on normal rows, keeping the network.
+
+        Re-runs the calibration step of :meth:`fit` on ``X``: each channel's
+        error scale, the score statistics of ``score_mode="calibrated"`` and
+        the threshold (from ``contamination`` or SPOT, per
+        ``threshold_method``). Use it after changing ``score_mode``,
+        ``top_channels``, ``contamination``, ``threshold_method`` or
+        ``spot_risk`` with :meth:`set_params` on a fitted detector, or to move
+        the threshold to a recent stretch of normal operation, without
+        training again. Passing the rows :meth:`fit` calibrated on (the last
+        ``n_calibration_rows_`` rows of its X) gives the detector that ``fit``
+        with the new parameters would have given, since they do not affect
+        training.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows in time order believed free of anomalies, at least
+            ``win_size`` of them, with the channels of the fit data.
+
+        Returns
+        -------
+        self : MAATDetector
+            The recalibrated detector.
+        """
+        self._validate_params()
+        check_cross_parameters(self)
+        X = self._prepare(X)
+        channel_scale, score_stats, threshold = self._calibration(
+            self.model_, X, self.device_
+        )
+        self.n_calibration_rows_ = X.shape[0]
+        self.channel_scale_ = channel_scale
+        self.score_stats_ = score_stats
+        self.threshold_ = threshold
+        self.offset_ = -threshold
+        return self
 
     def _train(self, model, train, val, device, seed):
         """Minimax training with early stopping on the validation tail."""

@@ -49,8 +49,17 @@ from maat_detector.metrics import vus_pr  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = dict(
-    win_size=100, d_model=512, n_heads=8, e_layers=3, d_ff=512, epochs=1,
-    batch_size=128, lr=1e-4, train_step=20, score_step=10, random_state=0,
+    win_size=100,
+    d_model=512,
+    n_heads=8,
+    e_layers=3,
+    d_ff=512,
+    epochs=1,
+    batch_size=128,
+    lr=1e-4,
+    train_step=20,
+    score_step=10,
+    random_state=0,
     device="cpu",
 )
 MODES = ("reconstruction", "paper")
@@ -95,7 +104,8 @@ def check(name, params, train, test, label):
     fit_fp32 = time.perf_counter() - began
     reference, score_fp32 = scores_by_mode(fp32, test)
     results["fp32"] = {
-        "fit_s": fit_fp32, "score_s": score_fp32,
+        "fit_s": fit_fp32,
+        "score_s": score_fp32,
         **{m: {"vus_pr": float(vus_pr(label, reference[m]))} for m in MODES},
     }
     fp32.set_params(precision="bfloat16")
@@ -106,7 +116,9 @@ def check(name, params, train, test, label):
     fit_s = time.perf_counter() - began
     both, score_s = scores_by_mode(bf16, test)
     results["bf16_fit_and_scoring"] = {
-        "fit_s": fit_s, "score_s": score_s, **compare(reference, both, label)
+        "fit_s": fit_s,
+        "score_s": score_s,
+        **compare(reference, both, label),
     }
     for variant, r in results.items():
         print(f"  {variant}: " + json.dumps(r), flush=True)
@@ -165,17 +177,27 @@ def main():
     for name in args.configs.split(","):
         rows = None if name == "quick" else args.paper_rows
         results[name] = check(
-            name, configs[name], data.train[:rows], data.test[:rows],
+            name,
+            configs[name],
+            data.train[:rows],
+            data.test[:rows],
             data.test_label[:rows],
         )
     report = {
-        "config": {"machine": args.machine, "paper_rows": args.paper_rows,
-                   "threads": args.threads,
-                   "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset")},
+        "config": {
+            "machine": args.machine,
+            "paper_rows": args.paper_rows,
+            "threads": args.threads,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+        },
         "configs": {n: configs[n] for n in results},
-        "versions": {"maat_detector": __version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
-        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+        "versions": {
+            "maat_detector": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
         "results": results,
     }
     out_dir = REPO / "benchmarks" / "results"

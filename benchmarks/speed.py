@@ -93,11 +93,23 @@ def make_series(rows, seed=0):
 
 def maat_detector(batch_size, precision="float32"):
     return MAATDetector(
-        win_size=WIN, d_model=D_MODEL, n_heads=N_HEADS, e_layers=LAYERS, d_ff=D_FF,
-        epochs=1, batch_size=batch_size, train_step=STRIDE, max_train_windows=None,
-        score_step=STRIDE, score_mode="paper", validation_fraction=0.0,
+        win_size=WIN,
+        d_model=D_MODEL,
+        n_heads=N_HEADS,
+        e_layers=LAYERS,
+        d_ff=D_FF,
+        epochs=1,
+        batch_size=batch_size,
+        train_step=STRIDE,
+        max_train_windows=None,
+        score_step=STRIDE,
+        score_mode="paper",
+        validation_fraction=0.0,
         n_iter_no_change=None,
-        device="cpu", scan_backend="torch", random_state=0, precision=precision,
+        device="cpu",
+        scan_backend="torch",
+        random_state=0,
+        precision=precision,
     )
 
 
@@ -105,9 +117,16 @@ def pyod_detector(batch_size):
     from pyod.models.ts_anomaly_transformer import AnomalyTransformer
 
     return AnomalyTransformer(
-        window_size=WIN, d_model=D_MODEL, n_heads=N_HEADS, n_layers=LAYERS,
-        epochs=1, batch_size=batch_size, step=STRIDE, dropout=0.0,
-        contamination=0.005, device="cpu",
+        window_size=WIN,
+        d_model=D_MODEL,
+        n_heads=N_HEADS,
+        n_layers=LAYERS,
+        epochs=1,
+        batch_size=batch_size,
+        step=STRIDE,
+        dropout=0.0,
+        contamination=0.005,
+        device="cpu",
     )
 
 
@@ -152,8 +171,14 @@ def matmul_rates(repeats=5):
 def count_flops(batch_size):
     """Counted FLOPs per window: forward and training step, both systems."""
     torch.manual_seed(0)
-    config = MAATConfig(n_features=CHANNELS, win_size=WIN, d_model=D_MODEL,
-                        n_heads=N_HEADS, e_layers=LAYERS, d_ff=D_FF)
+    config = MAATConfig(
+        n_features=CHANNELS,
+        win_size=WIN,
+        d_model=D_MODEL,
+        n_heads=N_HEADS,
+        e_layers=LAYERS,
+        d_ff=D_FF,
+    )
     model = MAAT(config)
     x = torch.randn(batch_size, WIN, CHANNELS)
     flops = {}
@@ -171,13 +196,21 @@ def count_flops(batch_size):
 
     det = pyod_detector(batch_size)
     det.model_ = pat._AnomalyTransformerModel(
-        n_channels=CHANNELS, window_size=WIN, d_model=D_MODEL, n_heads=N_HEADS,
-        n_layers=LAYERS, dropout=0.0,
+        n_channels=CHANNELS,
+        window_size=WIN,
+        d_model=D_MODEL,
+        n_heads=N_HEADS,
+        n_layers=LAYERS,
+        dropout=0.0,
     )
     windows = np.random.default_rng(0).standard_normal((batch_size, WIN, CHANNELS))
     with FlopCounterMode(display=False) as counter:
-        pat._score_windows(det.model_, torch.tensor(windows, dtype=torch.float32),
-                           torch.device("cpu"), WIN)
+        pat._score_windows(
+            det.model_,
+            torch.tensor(windows, dtype=torch.float32),
+            torch.device("cpu"),
+            WIN,
+        )
     flops["pyod_forward"] = counter.get_total_flops() / batch_size
     with FlopCounterMode(display=False) as counter:
         det._train(windows, torch.device("cpu"))  # one batch: both phases
@@ -230,8 +263,11 @@ def child_memory(system, rows, batch_size, threads):
     before = current_rss_kib()
     fit_and_score(system, batch_size, train, test)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"rss_before_mib": before / 1024,
-                      "peak_delta_mib": (after - before) / 1024}))
+    print(
+        json.dumps(
+            {"rss_before_mib": before / 1024, "peak_delta_mib": (after - before) / 1024}
+        )
+    )
 
 
 def current_rss_kib():
@@ -245,8 +281,16 @@ def child_probe(batch_size, threads):
     """Run in a subprocess: seconds of one training and one scoring batch."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = MAAT(MAATConfig(n_features=CHANNELS, win_size=WIN, d_model=D_MODEL,
-                            n_heads=N_HEADS, e_layers=LAYERS, d_ff=D_FF))
+    model = MAAT(
+        MAATConfig(
+            n_features=CHANNELS,
+            win_size=WIN,
+            d_model=D_MODEL,
+            n_heads=N_HEADS,
+            e_layers=LAYERS,
+            d_ff=D_FF,
+        )
+    )
     x = torch.randn(batch_size, WIN, CHANNELS)
     out = {}
     for _ in range(2):  # the second pass is the one reported
@@ -264,8 +308,13 @@ def child_probe(batch_size, threads):
 
 
 def run_child(args_list, env=None):
-    proc = subprocess.run([sys.executable, __file__, *args_list], capture_output=True,
-                          text=True, env=env, check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, *args_list],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -278,8 +327,11 @@ def main():
     parser.add_argument("--strides", default="1,10,25,100")
     parser.add_argument("--stride-windows", type=int, default=128)
     parser.add_argument("--no-pyod", action="store_true")
-    parser.add_argument("--precisions", default="float32,bfloat16",
-                        help="MAAT rows to time: float32 (maat), bfloat16 (maat_bf16)")
+    parser.add_argument(
+        "--precisions",
+        default="float32,bfloat16",
+        help="MAAT rows to time: float32 (maat), bfloat16 (maat_bf16)",
+    )
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--omp-probe", action="store_true")
     parser.add_argument("--probe-batch", type=int, default=32)
@@ -302,14 +354,25 @@ def main():
     if args.memory:  # first, while this process is still small (see child_memory)
         for system in systems:
             memory[system] = run_child(
-                ["--child", system, "--rows", str(args.rows),
-                 "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+                [
+                    "--child",
+                    system,
+                    "--rows",
+                    str(args.rows),
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--threads",
+                    str(args.threads),
+                ]
             )
         print("peak memory:", memory, flush=True)
     train, test = make_series(args.rows)
     flops = count_flops(args.batch_size)
-    print("FLOPs per window (G):", {k: round(v / 1e9, 3) for k, v in flops.items()},
-          flush=True)
+    print(
+        "FLOPs per window (G):",
+        {k: round(v / 1e9, 3) for k, v in flops.items()},
+        flush=True,
+    )
 
     # Warm-up (allocator, MKL, oneDNN primitives), untimed.
     for system in systems:
@@ -326,15 +389,21 @@ def main():
             if system == fp32_name:
                 fitted = det
         loads.append(os.getloadavg()[0])
-        print(f"repeat {repeat}: mm {rates[-1]['mm_2048']:.1f} GFLOP/s, "
-              + ", ".join(f"{s} fit {times[s]['fit'][-1]:.1f}s score "
-                          f"{times[s]['score'][-1]:.1f}s" for s in systems)
-              + f", load {loads[-1]:.1f}", flush=True)
+        print(
+            f"repeat {repeat}: mm {rates[-1]['mm_2048']:.1f} GFLOP/s, "
+            + ", ".join(
+                f"{s} fit {times[s]['fit'][-1]:.1f}s score {times[s]['score'][-1]:.1f}s"
+                for s in systems
+            )
+            + f", load {loads[-1]:.1f}",
+            flush=True,
+        )
 
     # MAAT scoring over strides, alternating within each repeat.
     strides = [int(s) for s in args.strides.split(",")]
     stride_rows = {
-        s: args.rows if s >= WIN
+        s: args.rows
+        if s >= WIN
         else min(args.rows, WIN + s * (args.stride_windows - 1))
         for s in strides
     }
@@ -359,11 +428,14 @@ def main():
         base = "maat" if system.startswith("maat") else system
         s_flops = score_windows(system, args.rows) * flops[f"{base}_forward"]
         results[system] = {
-            "fit_s": fit_s, "score_s": score_s,
-            "fit_s_all": times[system]["fit"], "score_s_all": times[system]["score"],
+            "fit_s": fit_s,
+            "score_s": score_s,
+            "fit_s_all": times[system]["fit"],
+            "score_s_all": times[system]["score"],
             "fit_points_per_s": args.rows / fit_s,
             "score_points_per_s": args.rows / score_s,
-            "fit_gflop": f_flops / 1e9, "score_gflop": s_flops / 1e9,
+            "fit_gflop": f_flops / 1e9,
+            "score_gflop": s_flops / 1e9,
             "fit_gflop_per_s": f_flops / fit_s / 1e9,
             "score_gflop_per_s": s_flops / score_s / 1e9,
             "fit_utilisation": f_flops / fit_s / 1e9 / mm,
@@ -376,12 +448,19 @@ def main():
         sec = statistics.median(stride_times[s])
         windows = score_windows(fp32_name, stride_rows[s], s)
         gflop = windows * flops["maat_forward"] / 1e9
-        stride_table.append({
-            "stride": s, "rows": stride_rows[s], "subset": stride_rows[s] < args.rows,
-            "windows": windows, "seconds": sec, "points_per_s": stride_rows[s] / sec,
-            "windows_per_s": windows / sec, "gflop_per_s": gflop / sec,
-            "utilisation": gflop / sec / mm,
-        })
+        stride_table.append(
+            {
+                "stride": s,
+                "rows": stride_rows[s],
+                "subset": stride_rows[s] < args.rows,
+                "windows": windows,
+                "seconds": sec,
+                "points_per_s": stride_rows[s] / sec,
+                "windows_per_s": windows / sec,
+                "gflop_per_s": gflop / sec,
+                "utilisation": gflop / sec / mm,
+            }
+        )
 
     probe = {}
     if args.omp_probe:
@@ -391,36 +470,70 @@ def main():
                 env.pop("OMP_WAIT_POLICY", None)
                 if policy != "unset":
                     env["OMP_WAIT_POLICY"] = policy
-                out = run_child(["--child", "probe", "--probe-batch",
-                                 str(args.probe_batch), "--threads",
-                                 str(args.threads)], env=env)
+                out = run_child(
+                    [
+                        "--child",
+                        "probe",
+                        "--probe-batch",
+                        str(args.probe_batch),
+                        "--threads",
+                        str(args.threads),
+                    ],
+                    env=env,
+                )
                 for key, value in out.items():
                     probe.setdefault(policy, {}).setdefault(key, []).append(value)
-        probe = {p: {k: statistics.median(v) for k, v in d.items()}
-                 for p, d in probe.items()}
+        probe = {
+            p: {k: statistics.median(v) for k, v in d.items()} for p, d in probe.items()
+        }
 
     report = {
         "config": {
-            "rows_train": args.rows, "rows_test": args.rows, "channels": CHANNELS,
-            "win_size": WIN, "d_model": D_MODEL, "n_heads": N_HEADS, "layers": LAYERS,
-            "maat_d_ff": D_FF, "pyod_d_ff": 4 * D_MODEL, "epochs": 1,
-            "batch_size": args.batch_size, "pyod_score_batch": 64,
-            "train_stride": STRIDE, "score_stride": STRIDE,
-            "maat_validation_fraction": 0.0, "threads": args.threads,
-            "repeats": args.repeats, "stride_table_system": fp32_name,
+            "rows_train": args.rows,
+            "rows_test": args.rows,
+            "channels": CHANNELS,
+            "win_size": WIN,
+            "d_model": D_MODEL,
+            "n_heads": N_HEADS,
+            "layers": LAYERS,
+            "maat_d_ff": D_FF,
+            "pyod_d_ff": 4 * D_MODEL,
+            "epochs": 1,
+            "batch_size": args.batch_size,
+            "pyod_score_batch": 64,
+            "train_stride": STRIDE,
+            "score_stride": STRIDE,
+            "maat_validation_fraction": 0.0,
+            "threads": args.threads,
+            "repeats": args.repeats,
+            "stride_table_system": fp32_name,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
         },
-        "versions": {"maat_detector": __version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg_before": load_before, "loadavg_1min_per_repeat": loads,
-                    "loadavg_after": os.getloadavg()},
-        "matmul_gflop_per_s": {"mm_2048": mm, "mm_model": mm_model,
-                               "mm_2048_bf16": mm_bf16, "mm_model_bf16": mm_model_bf16,
-                               "all": rates},
+        "versions": {
+            "maat_detector": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "loadavg_before": load_before,
+            "loadavg_1min_per_repeat": loads,
+            "loadavg_after": os.getloadavg(),
+        },
+        "matmul_gflop_per_s": {
+            "mm_2048": mm,
+            "mm_model": mm_model,
+            "mm_2048_bf16": mm_bf16,
+            "mm_model_bf16": mm_model_bf16,
+            "all": rates,
+        },
         "flops_per_window_g": {k: v / 1e9 for k, v in flops.items()},
-        "results": results, "ratio_maat_over_pyod": {}, "strides": stride_table,
-        "peak_memory_ru_maxrss_delta_mib": memory, "omp_probe_s": probe,
+        "results": results,
+        "ratio_maat_over_pyod": {},
+        "strides": stride_table,
+        "peak_memory_ru_maxrss_delta_mib": memory,
+        "omp_probe_s": probe,
     }
     for system in systems:
         if system == "pyod" or "pyod" not in results:
@@ -491,27 +604,44 @@ def to_markdown(r):
             f"| {'-' if mem is None else f'{mem:.0f}'} |"
         )
     for name, ratio in r["ratio_maat_over_pyod"].items():
-        lines += ["", f"Ratio {name} / PyOD points/s: "
-                  f"fit {ratio['fit_points_per_s']:.2f}x, "
-                  f"score {ratio['score_points_per_s']:.2f}x."]
+        lines += [
+            "",
+            f"Ratio {name} / PyOD points/s: "
+            f"fit {ratio['fit_points_per_s']:.2f}x, "
+            f"score {ratio['score_points_per_s']:.2f}x.",
+        ]
     ratio = r.get("ratio_bf16_over_fp32")
     if ratio:
-        lines += ["", "Ratio maat_bf16 / maat (fp32) points/s: "
-                  f"fit {ratio['fit_points_per_s']:.2f}x, "
-                  f"score {ratio['score_points_per_s']:.2f}x."]
-    lines += ["", f"MAAT ({c.get('stride_table_system', 'maat')}) scoring by stride "
-              "(subset: a prefix of the test rows holding that many windows):", "",
-              "| stride | rows | windows | points/s | windows/s | GFLOP/s (util.) |",
-              "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Ratio maat_bf16 / maat (fp32) points/s: "
+            f"fit {ratio['fit_points_per_s']:.2f}x, "
+            f"score {ratio['score_points_per_s']:.2f}x.",
+        ]
+    lines += [
+        "",
+        f"MAAT ({c.get('stride_table_system', 'maat')}) scoring by stride "
+        "(subset: a prefix of the test rows holding that many windows):",
+        "",
+        "| stride | rows | windows | points/s | windows/s | GFLOP/s (util.) |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in r["strides"]:
         rows = f"{s['rows']}{' (subset)' if s['subset'] else ''}"
-        lines.append(f"| {s['stride']} | {rows} | {s['windows']} "
-                     f"| {s['points_per_s']:.0f} "
-                     f"| {s['windows_per_s']:.1f} | {s['gflop_per_s']:.1f} "
-                     f"({100 * s['utilisation']:.0f}%) |")
+        lines.append(
+            f"| {s['stride']} | {rows} | {s['windows']} "
+            f"| {s['points_per_s']:.0f} "
+            f"| {s['windows_per_s']:.1f} | {s['gflop_per_s']:.1f} "
+            f"({100 * s['utilisation']:.0f}%) |"
+        )
     if r["omp_probe_s"]:
-        lines += ["", "OMP_WAIT_POLICY probe (one batch, subprocess, median of 2):", "",
-                  "| OMP_WAIT_POLICY | train step s | score batch s |", "|---|---|---|"]
+        lines += [
+            "",
+            "OMP_WAIT_POLICY probe (one batch, subprocess, median of 2):",
+            "",
+            "| OMP_WAIT_POLICY | train step s | score batch s |",
+            "|---|---|---|",
+        ]
         for policy, d in r["omp_probe_s"].items():
             lines.append(f"| {policy} | {d['train_s']:.2f} | {d['score_s']:.2f} |")
     return "\n".join(lines) + "\n"

@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-NEEDED = ("sphinx", "numpydoc", "sphinx_gallery", "pydata_sphinx_theme",
-          "myst_parser", "matplotlib")
+NEEDED = (
+    "sphinx",
+    "numpydoc",
+    "sphinx_gallery",
+    "pydata_sphinx_theme",
+    "myst_parser",
+    "matplotlib",
+)
 
 
 @pytest.mark.slow
@@ -21,21 +27,35 @@ def test_docs_build_with_warnings_as_errors(tmp_path):
         pytest.skip(f"no docs/conf.py beside the tests ({DOCS})")
     html = tmp_path / "html"
     command = [
-        sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
-        "-d", str(tmp_path / "doctrees"),
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "-d",
+        str(tmp_path / "doctrees"),
         # Execute every example, even if an earlier build left its output.
-        "-D", "sphinx_gallery_conf.run_stale_examples=True",
-        str(DOCS), str(html),
+        "-D",
+        "sphinx_gallery_conf.run_stale_examples=True",
+        str(DOCS),
+        str(html),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, (
         f"sphinx exited with {result.returncode}:\n{result.stdout[-4000:]}\n"
         f"{result.stderr[-6000:]}"
     )
-    for page in ("index.html", "api.html", "model.html", "changelog.html",
-                 "auto_examples/plot_quickstart.html",
-                 "generated/maat_detector.MAATDetector.html",
-                 "generated/maat_detector.plotting.plot_scores.html"):
+    for page in (
+        "index.html",
+        "api.html",
+        "model.html",
+        "changelog.html",
+        "auto_examples/plot_quickstart.html",
+        "generated/maat_detector.MAATDetector.html",
+        "generated/maat_detector.plotting.plot_scores.html",
+    ):
         assert (html / page).is_file(), page
     # The gallery ran: the quick start produced its figure.
     assert list((html / "_images").glob("sphx_glr_plot_quickstart_001*.png"))

@@ -149,7 +149,11 @@ def _axes(ax, n_panels, figsize, height_ratios):
         if figsize is None:
             figsize = (10.0, 1.6 + 1.4 * sum(height_ratios))
         fig, axes = plt.subplots(
-            n_panels, 1, sharex=True, figsize=figsize, layout="constrained",
+            n_panels,
+            1,
+            sharex=True,
+            figsize=figsize,
+            layout="constrained",
             gridspec_kw={"height_ratios": height_ratios},
         )
         return fig, list(np.atleast_1d(axes))
@@ -195,14 +199,23 @@ def _draw_scores(ax, scores, threshold, score_scale):
     ax.plot(rows, scores, color="black", linewidth=0.8, label="anomaly score")
     if threshold is not None:
         ax.axhline(
-            threshold, color="tab:red", linestyle="--", linewidth=1.0,
-            label="threshold", gid=_THRESHOLD_GID,
+            threshold,
+            color="tab:red",
+            linestyle="--",
+            linewidth=1.0,
+            label="threshold",
+            gid=_THRESHOLD_GID,
         )
         above = scores > threshold
         if above.any():
             ax.plot(
-                rows[above], scores[above], linestyle="none", marker=".",
-                markersize=3, color="tab:red", label="above threshold",
+                rows[above],
+                scores[above],
+                linestyle="none",
+                marker=".",
+                markersize=3,
+                color="tab:red",
+                label="above threshold",
             )
     ax.set_yscale(score_scale)
     ax.set_ylabel("anomaly score")
@@ -216,8 +229,11 @@ def _shade(axes, labels):
     for ax in axes:
         for index, (start, stop) in enumerate(runs):
             ax.axvspan(
-                start - 0.5, stop - 0.5, gid=_ANOMALY_GID,
-                label="labelled anomaly" if index == 0 else None, **_SHADE,
+                start - 0.5,
+                stop - 0.5,
+                gid=_ANOMALY_GID,
+                label="labelled anomaly" if index == 0 else None,
+                **_SHADE,
             )
     return len(runs)
 
@@ -225,8 +241,7 @@ def _shade(axes, labels):
 def _legend(ax):
     handles, names = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, names, loc="upper right", fontsize="small",
-                  framealpha=0.8)
+        ax.legend(handles, names, loc="upper right", fontsize="small", framealpha=0.8)
 
 
 # --------------------------------------------------------------------------- #
@@ -447,13 +462,9 @@ def plot_attribution(
     if top_k is None:
         top_k = n_features
     elif (
-        isinstance(top_k, bool)
-        or not isinstance(top_k, (int, np.integer))
-        or top_k < 1
+        isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1
     ):
-        raise ValueError(
-            f"top_k must be a positive integer or None; got {top_k!r}."
-        )
+        raise ValueError(f"top_k must be a positive integer or None; got {top_k!r}.")
     top_k = min(int(top_k), n_features)
 
     # Channels by total contribution, largest first (stable for ties).
@@ -489,8 +500,12 @@ def plot_attribution(
         norm = {}
         cmap = "viridis" if cmap is None else cmap
     image = heat_ax.imshow(
-        shown, aspect="auto", interpolation="nearest", cmap=cmap,
-        extent=(-0.5, n_rows - 0.5, top_k - 0.5, -0.5), **norm,
+        shown,
+        aspect="auto",
+        interpolation="nearest",
+        cmap=cmap,
+        extent=(-0.5, n_rows - 0.5, top_k - 0.5, -0.5),
+        **norm,
     )
     heat_ax.set_yticks(np.arange(top_k), [names[j] for j in order])
     heat_ax.tick_params(axis="y", labelsize="small")
@@ -499,10 +514,12 @@ def plot_attribution(
     heat_ax.set_xlim(-0.5, n_rows - 0.5)
     if labels is not None:
         for start, stop in _runs(labels):
-            heat_ax.axvline(start - 0.5, color="tab:red", linewidth=0.8,
-                            gid=_ANOMALY_GID)
-            heat_ax.axvline(stop - 0.5, color="tab:red", linewidth=0.8,
-                            gid=_ANOMALY_GID)
+            heat_ax.axvline(
+                start - 0.5, color="tab:red", linewidth=0.8, gid=_ANOMALY_GID
+            )
+            heat_ax.axvline(
+                stop - 0.5, color="tab:red", linewidth=0.8, gid=_ANOMALY_GID
+            )
     fig.colorbar(image, ax=axes, label="contribution", shrink=0.9, pad=0.01)
     if title is not None:
         fig.suptitle(title)

@@ -26,8 +26,10 @@ def test_banded_prior_matches_dense(length, block):
     series = series / series.sum(-1, keepdim=True)
 
     results = []
-    for parts in (_prior_parts_dense(sigma, distance, block),
-                  _prior_parts_banded(sigma, block, reach)):
+    for parts in (
+        _prior_parts_dense(sigma, distance, block),
+        _prior_parts_banded(sigma, block, reach),
+    ):
         discrepancy = symmetric_kl(series, *parts)
         (grad,) = torch.autograd.grad(discrepancy.sum(), logits, retain_graph=True)
         results.append((*parts, discrepancy, grad))

@@ -259,3 +259,37 @@ def test_files_from_before_top_channels_keep_the_all_channel_score(tmp_path):
     unpickled = MAATDetector.__new__(MAATDetector)
     unpickled.__setstate__(state)
     assert unpickled.top_channels is None
+
+
+def test_forecaster_round_trip_keeps_its_causal_network(tmp_path):
+    X = sinusoids(160)
+    det = MAATDetector(**{**TINY, "epochs": 1, "objective": "forecast"}).fit(X)
+    det.save(tmp_path / "forecaster.maat")
+    loaded = MAATDetector.load(tmp_path / "forecaster.maat")
+    assert loaded.objective == "forecast" and loaded.model_.embedding.shifted
+    np.testing.assert_array_equal(loaded.anomaly_score(X), det.anomaly_score(X))
+
+
+def test_files_from_before_objective_keep_their_reconstruction_network(tmp_path):
+    X = sinusoids(160)
+    det = MAATDetector(**{**TINY, "epochs": 1, "objective": "reconstruction"}).fit(X)
+    path = tmp_path / "old.maat"
+    det.save(path)
+
+    def drop(payload):
+        payload["params"].pop("objective")
+        payload["config"].pop("objective")
+
+    _rewrite(path, drop)
+    again = MAATDetector.load(path)
+    assert again.objective == "reconstruction"
+    assert not again.model_.embedding.shifted
+    np.testing.assert_array_equal(again.anomaly_score(X), det.anomaly_score(X))
+
+    state = det.__getstate__()
+    del state["objective"]
+    del state["config_"].__dict__["objective"]
+    unpickled = MAATDetector.__new__(MAATDetector)
+    unpickled.__setstate__(state)
+    assert unpickled.objective == "reconstruction"
+    np.testing.assert_array_equal(unpickled.anomaly_score(X), det.anomaly_score(X))

@@ -31,6 +31,7 @@ KEYS = {
     "expand",
     "block_size",
     "temperature",
+    "objective",
     "score_mode",
     "max_train_windows",
 }

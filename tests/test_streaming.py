@@ -70,7 +70,10 @@ def test_stream_flags_a_spike(detector):
     X = sinusoids(80, seed=7)
     X[50, 0] += 5.0
     scores = detector.stream().update(X)
-    assert abs(int(np.argmax(scores)) - 50) <= 2
+    assert scores[50] > scores[:50].max()  # flagged when it arrives
+    # A forecaster's error echoes while the spike is in the input of the next
+    # forecasts (the token convolution reads 3 steps back), never before it.
+    assert 50 <= int(np.argmax(scores)) <= 53
 
 
 @pytest.mark.parametrize("score_mode", ["paper", "reconstruction", "calibrated"])

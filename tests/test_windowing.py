@@ -60,3 +60,22 @@ def test_end_combine_takes_earliest_window(n, L, s):
     if s == 1:  # the window ending at each row, from row L - 1 on
         assert expected[L - 1 :] == list(range(n - L + 1))
     np.testing.assert_array_equal(acc.result(), expected)
+
+
+def test_warmup_steps_count_only_where_nothing_else_reaches():
+    """A forecaster's first steps in a window are used only as a last resort."""
+    starts, n_grid = window_starts(8, 4, 2)  # grid 0, 2, 4: no end window
+    acc = WindowScoreAccumulator(8, 4, starts, n_grid, warmup=2)
+    # Each window scores its steps with its start + 10 * position.
+    acc.add(slice(0, 3), starts[:, None] + 10.0 * np.arange(4))
+    # Rows 0, 1: only window 0's first steps reach them. Rows 2-7: the
+    # windows in which they sit at position 2 or 3.
+    np.testing.assert_allclose(acc.result(), [0, 10, 20, 30, 22, 32, 24, 34])
+    # Non-overlapping windows: each window's first step has no alternative,
+    # and the end-aligned window still scores the tail.
+    starts, n_grid = window_starts(10, 4, 4)  # grid 0, 4; end window 6
+    acc = WindowScoreAccumulator(10, 4, starts, n_grid, warmup=1)
+    acc.add(slice(0, 3), starts[:, None] + 10.0 * np.arange(4))
+    np.testing.assert_allclose(acc.result(), [0, 10, 20, 30, 4, 14, 24, 34, 26, 36])
+    with pytest.raises(ValueError, match="warmup"):
+        WindowScoreAccumulator(8, 4, starts, n_grid, warmup=4)

@@ -31,6 +31,7 @@ PARAMETER_CONSTRAINTS = {
     "spot_risk": [Interval(Real, 0, 1, closed="neither")],
     "attention": [StrOptions({"block", "full", "causal"})],
     "block_size": [Interval(Integral, 1, None, closed="left")],
+    "objective": [StrOptions({"reconstruction", "forecast"})],
     "use_mamba": ["boolean"],
     "share_mamba": ["boolean"],
     "d_state": [Interval(Integral, 1, None, closed="left")],

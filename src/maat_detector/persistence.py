@@ -467,6 +467,8 @@ def _from_payload(payload, name, device):
     # Files from before top_channels existed scored (and calibrated) with the
     # mean over all channels; keep that rather than the newer default.
     params.setdefault("top_channels", None)
+    # Files from before objective existed hold reconstruction networks.
+    params.setdefault("objective", "reconstruction")
     known = MAATDetector().get_params(deep=False)
     unknown = sorted(set(params) - set(known))
     if unknown:

@@ -35,8 +35,9 @@ _COMMON = {
     "expand": 2,
     "block_size": 10,  # sparse-attention block
     "temperature": 50.0,
-    # The reference's scoring and data use: every window each epoch, the
-    # window-relative energy.
+    # The reference's objective, scoring and data use: reconstruction, the
+    # window-relative energy, every window each epoch.
+    "objective": "reconstruction",
     "score_mode": "paper",
     "max_train_windows": None,
 }
@@ -69,7 +70,7 @@ def _build(win_size, batch_size, epochs, contamination, train_step):
 #: Read-only mapping: dataset name -> read-only mapping of MAATDetector
 #: parameters (win_size, d_model, n_heads, e_layers, d_ff, epochs, batch_size,
 #: lr, k, contamination, train_step, d_state, d_conv, expand, block_size,
-#: temperature, score_mode, max_train_windows).
+#: temperature, objective, score_mode, max_train_windows).
 PAPER_PRESETS: Mapping[str, Mapping[str, object]] = MappingProxyType(
     {name: _build(*values) for name, values in _PER_DATASET.items()}
 )

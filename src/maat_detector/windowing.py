@@ -88,20 +88,38 @@ class WindowScoreAccumulator:
         If positive, values have shape (n_windows, L, n_channels).
     combine : {"mean", "end"}, default="mean"
         See the module docstring. With "end", batches must arrive in order.
+    warmup : int, default=0
+        With "mean", the first ``warmup`` steps of each grid window count
+        only for rows that no later step of a grid window, nor the
+        end-aligned window, reaches (the series' first rows, or every
+        window's first steps when windows do not overlap). For a forecaster,
+        whose first steps in a window have little past to go on.
     """
 
     def __init__(
-        self, n_samples, win_size, starts, n_grid, n_channels=0, combine="mean"
+        self,
+        n_samples,
+        win_size,
+        starts,
+        n_grid,
+        n_channels=0,
+        combine="mean",
+        warmup=0,
     ):
         if combine not in ("mean", "end"):
             raise ValueError(f"combine={combine!r} must be 'mean' or 'end'.")
+        if not 0 <= warmup < win_size:
+            raise ValueError(f"warmup={warmup} must be in [0, win_size={win_size}).")
         self.combine = combine
         self.win_size = win_size
         self.starts = starts
         self.n_grid = n_grid
+        self.warmup = warmup
         shape = (n_samples, n_channels) if n_channels else (n_samples,)
         self.total = np.zeros(shape, dtype=np.float64)
         self.count = np.zeros(n_samples, dtype=np.int64)
+        self.early_total = np.zeros(shape, dtype=np.float64)
+        self.early_count = np.zeros(n_samples, dtype=np.int64)
         self.tail = np.zeros(shape, dtype=np.float64)
         self.has_tail = np.zeros(n_samples, dtype=bool)
 
@@ -124,20 +142,30 @@ class WindowScoreAccumulator:
         # Within one column j the rows start + j are distinct, so a fancy-index
         # add is safe; L vectorised adds instead of a loop over windows.
         for j in range(self.win_size):
-            self.total[grid + j] += grid_scores[:, j]
-            self.count[grid + j] += 1
+            early = j < self.warmup
+            total = self.early_total if early else self.total
+            count = self.early_count if early else self.count
+            total[grid + j] += grid_scores[:, j]
+            count[grid + j] += 1
         for begin, window_scores in zip(starts[n_grid:], scores[n_grid:], strict=True):
             self.tail[begin : begin + self.win_size] = window_scores
             self.has_tail[begin : begin + self.win_size] = True
 
     def result(self) -> np.ndarray:
-        """Per-row scores: grid mean where covered, else the tail window's."""
-        covered = self.count > 0
+        """Per-row scores: grid mean where covered, else the tail window's.
+
+        Rows that only the grid windows' first ``warmup`` steps reach take
+        the mean of those.
+        """
         out = self.tail.copy()
-        count = self.count[covered]
-        out[covered] = self.total[covered] / (
-            count[:, None] if self.total.ndim == 2 else count
-        )
-        if not np.all(covered | self.has_tail):
+        early = (self.early_count > 0) & (self.count == 0) & ~self.has_tail
+        covered = self.count > 0
+        for rows, total, count in (
+            (early, self.early_total, self.early_count),
+            (covered, self.total, self.count),
+        ):
+            n = count[rows]
+            out[rows] = total[rows] / (n[:, None] if total.ndim == 2 else n)
+        if not np.all(covered | early | self.has_tail):
             raise RuntimeError("some rows received no window score (internal error).")
         return out

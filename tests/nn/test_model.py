@@ -87,6 +87,44 @@ def test_causal_mode_is_lower_triangular():
     assert torch.all(torch.triu(dense, diagonal=1) == 0)
 
 
+@pytest.mark.parametrize("attention", ["block", "full", "causal"])
+@pytest.mark.parametrize("share_mamba", [True, False])
+def test_forecast_output_at_t_sees_only_earlier_steps(attention, share_mamba):
+    """objective="forecast": changing x_t.. moves no output before or at t."""
+    torch.manual_seed(0)
+    config = tiny_config(
+        attention=attention, share_mamba=share_mamba, objective="forecast"
+    )
+    model = MAAT(config).eval()
+    x = torch.randn(2, 12, 3)
+    for t in (0, 5, 11):
+        changed = x.clone()
+        changed[:, t:] += 3.0 * torch.randn(2, 12 - t, 3)
+        with torch.no_grad():
+            before, after = model(x)[0], model(changed)[0]
+        assert torch.equal(before[:, : t + 1], after[:, : t + 1])
+        if t < 11:
+            assert not torch.allclose(before[:, t + 1 :], after[:, t + 1 :])
+    _, assocs = model(x)
+    assert torch.all(torch.triu(assocs[0].series_dense(), diagonal=1) == 0)
+
+
+def test_reconstruction_output_sees_the_whole_window():
+    """The paper's objective: x_t (and later steps) shape the output at t."""
+    torch.manual_seed(0)
+    model = MAAT(tiny_config()).eval()
+    x = torch.randn(2, 12, 3)
+    changed = x.clone()
+    changed[:, 5] += 3.0
+    with torch.no_grad():
+        assert not torch.allclose(model(x)[0][:, 4], model(changed)[0][:, 4])
+
+
+def test_unknown_objective_is_refused():
+    with pytest.raises(ValueError, match="objective"):
+        tiny_config(objective="interpolate")
+
+
 def test_prior_rows_sum_to_one_and_discrepancy_matches_dense_kl():
     torch.manual_seed(2)
     model = MAAT(tiny_config(win_size=10, block_size=4))

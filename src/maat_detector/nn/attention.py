@@ -257,7 +257,7 @@ class AnomalyAttention(nn.Module):
         d, h = config.d_model, config.n_heads
         self.n_heads = h
         self.block = config.effective_block_size
-        self.causal = config.attention == "causal"
+        self.causal = config.causal
         self.query = nn.Linear(d, d)
         self.key = nn.Linear(d, d)
         self.value = nn.Linear(d, d)

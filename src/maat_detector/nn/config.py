@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["MAATConfig", "ATTENTION_MODES"]
+__all__ = ["MAATConfig", "ATTENTION_MODES", "OBJECTIVES"]
 
 ATTENTION_MODES = ("block", "full", "causal")
+OBJECTIVES = ("reconstruction", "forecast")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class MAATConfig:
         Rank R of the step-size projection; "auto" is ``ceil(d_model / 16)``.
     scan_backend : {"torch", "cuda"}, default="torch"
         Selective-scan implementation, already resolved by the caller.
+    objective : {"reconstruction", "forecast"}, default="reconstruction"
+        What the output at step t estimates: x_t from the whole window (the
+        paper), or x_t from the steps before it only. "forecast" makes every
+        part causal: the token convolution reads x_{t-3..t-1}, and the
+        attention (block or full) masks the future.
     """
 
     n_features: int
@@ -69,6 +75,7 @@ class MAATConfig:
     expand: int = 2
     dt_rank: int | str = "auto"
     scan_backend: str = "torch"
+    objective: str = "reconstruction"
 
     def __post_init__(self):
         for name in (
@@ -99,6 +106,10 @@ class MAATConfig:
         if self.attention not in ATTENTION_MODES:
             raise ValueError(
                 f"attention={self.attention!r} is not one of {ATTENTION_MODES}."
+            )
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"objective={self.objective!r} is not one of {OBJECTIVES}."
             )
         if self.block_size > self.win_size:
             raise ValueError(
@@ -132,6 +143,11 @@ class MAATConfig:
     def dt_rank_value(self) -> int:
         """Resolved rank R of the step-size projection."""
         return math.ceil(self.d_model / 16) if self.dt_rank == "auto" else self.dt_rank
+
+    @property
+    def causal(self) -> bool:
+        """Whether no output may depend on later steps of the window."""
+        return self.attention == "causal" or self.objective == "forecast"
 
     @property
     def effective_block_size(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["DataEmbedding"]
@@ -27,17 +28,27 @@ class DataEmbedding(nn.Module):
     """Embed a window (B, L, C) into (B, L, d_model) (MODEL.md section 3).
 
     The token convolution pads circularly, as the reference does: step 0 sees
-    step L-1 as its left neighbour.
+    step L-1 as its left neighbour. With ``shifted=True`` (the forecast
+    objective) token t reads x_{t-3}, x_{t-2}, x_{t-1} instead, zeros before
+    the window's start, so it holds nothing of x_t or later.
     """
 
-    def __init__(self, n_features: int, d_model: int, win_size: int, dropout: float):
+    def __init__(
+        self,
+        n_features: int,
+        d_model: int,
+        win_size: int,
+        dropout: float,
+        shifted: bool = False,
+    ):
         super().__init__()
+        self.shifted = shifted
         self.token = nn.Conv1d(
             n_features,
             d_model,
             kernel_size=3,
-            padding=1,
-            padding_mode="circular",
+            padding=0 if shifted else 1,
+            padding_mode="zeros" if shifted else "circular",
             bias=False,
         )
         nn.init.kaiming_normal_(self.token.weight, mode="fan_in", nonlinearity="relu")
@@ -50,7 +61,12 @@ class DataEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
-        tokens = self.token(x.transpose(1, 2)).transpose(1, 2)  # (B, L, d)
+        x = x.transpose(1, 2)  # (B, C, L)
+        if self.shifted:
+            # Three zero steps in front, the last step dropped: output t is
+            # the kernel over x_{t-3..t-1}.
+            x = F.pad(x[..., :-1], (3, 0))
+        tokens = self.token(x).transpose(1, 2)  # (B, L, d)
         # Position first: the sum then takes the contiguous (B, L, d) layout
         # rather than the convolution's (B, d, L), so the projections that
         # read it do not each copy it.

@@ -93,7 +93,11 @@ class MAAT(nn.Module):
         self.config = config
         d = config.d_model
         self.embedding = DataEmbedding(
-            config.n_features, d, config.win_size, config.dropout
+            config.n_features,
+            d,
+            config.win_size,
+            config.dropout,
+            shifted=config.objective == "forecast",
         )
         self.layers = nn.ModuleList(
             EncoderLayer(config) for _ in range(config.e_layers)

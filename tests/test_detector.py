@@ -287,3 +287,17 @@ def test_scan_backend_cuda_without_mamba_ssm_raises(series):
         pytest.skip("mamba_ssm is installed")
     with pytest.raises((ImportError, ValueError), match="mamba|cuda|CUDA"):
         MAATDetector(**{**TINY, "scan_backend": "cuda"}).fit(series)
+
+
+def test_default_forecast_scoring_never_uses_a_windows_first_steps(series):
+    """With the default score_step, windows overlap by the forecast warm-up, so
+    a row at a window's first steps is scored from the window before."""
+    det = MAATDetector(**{**TINY, "objective": "forecast"}).fit(series)
+    assert det._warmup() == 2  # ceil(16 / 10): windows start every 14 rows
+    X = det._scale(series.astype(np.float32))
+    scores = det._components(det.model_, X, det.device_, needed=("error",))["error"]
+    for start in (14, 28, 42):  # rows 0 and 1 of these windows
+        window = torch.from_numpy(X[start - 14 : start + 2][None])
+        with torch.inference_mode():
+            error = ((det.model_(window)[0] - window) ** 2).mean(-1)[0]
+        np.testing.assert_allclose(scores[start : start + 2], error[14:16], rtol=1e-5)

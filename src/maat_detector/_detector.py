@@ -38,9 +38,12 @@ class MAATDetector(OutlierMixin, BaseEstimator):
     discrepancy -- series attention against a learned Gaussian prior -- with
     block-sparse attention and a Mamba selective state-space branch fused into
     every encoder layer by a skip connection and a learned gate. The detector
-    cuts the series into windows, trains the network to reconstruct them under
-    the minimax association loss, and turns each window's reconstruction error
-    and discrepancy into one score per time step.
+    cuts the series into windows, trains the network under the minimax
+    association loss to forecast each step from the steps before it (or, as
+    the paper, to reconstruct the window: ``objective``), and turns each
+    window's output error and discrepancy into one score per time step. The
+    output error is called the reconstruction error below, whichever the
+    objective.
 
     Sign conventions are scikit-learn's: :meth:`score_samples` is higher for
     more normal rows, :meth:`decision_function` is negative for outliers and
@@ -90,14 +93,19 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         (the last block is then shorter).
     objective : {"forecast", "reconstruction"}, default="forecast"
         What the network learns to output at each step of a window, and so
-        what the reconstruction error measures: x_t seen from the whole
-        window (the paper), or x_t predicted from the steps before it only.
-        With "forecast" every part of the network is causal (the token
+        what the reconstruction error measures: x_t predicted from the steps
+        before it only, or x_t seen from the whole window (the paper). With
+        "forecast" every part of the network is causal (the token
         convolution reads x_{t-3..t-1}, the attention masks later steps, the
         Mamba branch is causal anyway), so a point cannot explain itself: a
         burst of noise or a distorted cycle that an autoencoder copies
-        through is still unpredictable from its past. The minimax
-        association losses and the scores are unchanged.
+        through is still unpredictable from its past. A row's score then
+        leaves out each window's first ``ceil(win_size / 10)`` steps, which
+        have little past, wherever another window covers the row (the default
+        ``score_step`` makes windows overlap that much). A spike also raises
+        the errors of the next 3 steps, whose input holds it. The minimax
+        association losses and the score modes are unchanged. Chosen on the
+        tuning set (docs, "Detection quality").
     use_mamba : bool, default=True
         Fuse the Mamba branch; ``False`` is the Anomaly Transformer ablation.
     share_mamba : bool, default=True
@@ -141,8 +149,12 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         Bounds the cost of an epoch whatever the series length; None uses
         every window every epoch.
     score_step : int or None, default=None
-        Stride between scoring windows; None means ``win_size``
-        (non-overlapping, as the reference).
+        Stride between scoring windows. None means ``win_size`` minus the
+        forecast warm-up (see ``objective``): ``win_size`` when
+        reconstructing (non-overlapping, as the reference), and
+        ``win_size - ceil(win_size / 10)`` when forecasting, so that windows
+        overlap just enough for every row to be scored from a window's later
+        steps.
     score_combine : {"mean", "end"}, default="mean"
         How a row's scores from overlapping windows combine: their mean, or
         the score from the earliest window containing the row (with
@@ -822,7 +834,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         """
         n_samples, n_features = X.shape
         win_size = self.win_size
-        step = step or self.score_step or win_size
+        step = step or self.score_step or win_size - self._warmup()
         starts, n_grid = window_starts(n_samples, win_size, step)
         per_channel_names = ("error", "weighted_error") if per_channel else ()
         accumulators = {

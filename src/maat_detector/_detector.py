@@ -483,14 +483,28 @@ class MAATDetector(OutlierMixin, BaseEstimator):
 
     def _calibration(self, model, X, device):
         """Channel scale, score statistics and threshold from scaled rows X."""
-        n_features = X.shape[1]
-        components = self._components(model, X, device, per_channel=True)
+        n_samples, n_features = X.shape
+        top_k = self._top_k(n_features) < n_features
+        # The k largest channels differ row by row, so the top-k scores need
+        # the channel scale first: a second pass over the window errors.
+        # They are kept from the first pass when that fits the memory budget
+        # (one window row per step of every window), else recomputed.
+        step = self.score_step or self.win_size - self._warmup()
+        n_windows = len(window_starts(n_samples, self.win_size, step)[0])
+        kept_bytes = 4 * n_windows * self.win_size * n_features
+        cache = [] if top_k and kept_bytes <= _CALIBRATION_CACHE_BYTES else None
+        components = self._components(
+            model, X, device, per_channel=True, error_cache=cache
+        )
         channel_scale = _channel_scale(components["error"])
-        if self._top_k(n_features) < n_features:
-            # The k largest channels differ row by row, so the calibration
-            # scores need a second pass that knows the channel scale.
+        if top_k:
             components["error"] = self._components(
-                model, X, device, channel_scale=channel_scale, needed=("error",)
+                model,
+                X,
+                device,
+                channel_scale=channel_scale,
+                needed=("error",),
+                error_cache=cache,
             )["error"]
         else:
             components["error"] = (components["error"] / channel_scale).mean(1)
@@ -823,6 +837,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         needed=("energy", "discrepancy", "error"),
         step=None,
         combine=None,
+        error_cache=None,
     ):
         """Per-row score components over the scoring windows (see Notes).
 
@@ -831,7 +846,14 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         (n, C) if ``per_channel`` else its channel mean (n,). With it, the
         channel-normalised errors reduce to the reconstruction score (n,), or
         to each channel's share of that score (n, C) if ``per_channel``.
+
+        ``error_cache``, a list: when empty, each batch's squared errors
+        (B, L, C) are appended to it; when filled, they are read from it
+        instead of running the network, and only ``error`` can be needed.
         """
+        replay = bool(error_cache)
+        if replay and set(needed) != {"error"}:
+            raise ValueError("a filled error_cache gives the error only.")
         n_samples, n_features = X.shape
         win_size = self.win_size
         step = step or self.score_step or win_size - self._warmup()
@@ -855,12 +877,18 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         bar = _progress(
             math.ceil(len(starts) / self.batch_size), "scoring", self.verbose
         )
-        for batch, windows in iter_window_batches(X, starts, win_size, self.batch_size):
-            x = torch.from_numpy(windows).to(device)
-            squared_error, discrepancy, energy = window_components(
-                x, *_forward(model, x, self.precision), self.temperature
-            )
-            values = {"energy": energy, "discrepancy": discrepancy}
+        batches = iter_window_batches(X, starts, win_size, self.batch_size)
+        for index, (batch, windows) in enumerate(batches):
+            if replay:
+                squared_error, values = error_cache[index], {}
+            else:
+                x = torch.from_numpy(windows).to(device)
+                squared_error, discrepancy, energy = window_components(
+                    x, *_forward(model, x, self.precision), self.temperature
+                )
+                values = {"energy": energy, "discrepancy": discrepancy}
+                if error_cache is not None:
+                    error_cache.append(squared_error)
             if "weighted_error" in needed:
                 # The paper's energy split over channels: sums to "energy".
                 weight = torch.softmax(-discrepancy, dim=-1).unsqueeze(-1)
@@ -962,6 +990,10 @@ class MAATDetector(OutlierMixin, BaseEstimator):
 
 
 #: Components each score mode combines.
+#: Largest window errors ``fit`` keeps between its two calibration passes
+#: instead of running the network twice over the calibration rows.
+_CALIBRATION_CACHE_BYTES = 256 * 2**20
+
 _NEEDED = {
     "paper": ("energy",),
     "reconstruction": ("error",),

@@ -477,6 +477,10 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             return 0
         return min(math.ceil(self.win_size / 10), self.win_size - 1)
 
+    def _score_stride(self):
+        """``score_step``, or its default: windows overlap by the warm-up."""
+        return self.score_step or self.win_size - self._warmup()
+
     def _top_k(self, n_features):
         """Channels averaged in the reconstruction score (all when None)."""
         return n_features if self.top_channels is None else self.top_channels
@@ -488,9 +492,10 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         # The k largest channels differ row by row, so the top-k scores need
         # the channel scale first: a second pass over the window errors.
         # They are kept from the first pass when that fits the memory budget
-        # (one window row per step of every window), else recomputed.
-        step = self.score_step or self.win_size - self._warmup()
-        n_windows = len(window_starts(n_samples, self.win_size, step)[0])
+        # (float32, windows x L x C), else recomputed.
+        n_windows = len(
+            window_starts(n_samples, self.win_size, self._score_stride())[0]
+        )
         kept_bytes = 4 * n_windows * self.win_size * n_features
         cache = [] if top_k and kept_bytes <= _CALIBRATION_CACHE_BYTES else None
         components = self._components(
@@ -856,7 +861,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             raise ValueError("a filled error_cache gives the error only.")
         n_samples, n_features = X.shape
         win_size = self.win_size
-        step = step or self.score_step or win_size - self._warmup()
+        step = step or self._score_stride()
         starts, n_grid = window_starts(n_samples, win_size, step)
         per_channel_names = ("error", "weighted_error") if per_channel else ()
         accumulators = {

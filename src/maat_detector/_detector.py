@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import thresholds
 from ._validation import (
     PARAMETER_CONSTRAINTS,
+    PARAMETERS_ADDED_LATER,
     check_cross_parameters,
     check_finite,
     check_min_rows,
@@ -882,7 +883,14 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         bar = _progress(
             math.ceil(len(starts) / self.batch_size), "scoring", self.verbose
         )
-        batches = iter_window_batches(X, starts, win_size, self.batch_size)
+        if replay:  # the kept errors stand in for the windows: gather none
+            begins = range(0, len(starts), self.batch_size)
+            batches = (
+                (slice(b, b + len(e)), None)
+                for b, e in zip(begins, error_cache, strict=True)
+            )
+        else:
+            batches = iter_window_batches(X, starts, win_size, self.batch_size)
         for index, (batch, windows) in enumerate(batches):
             if replay:
                 squared_error, values = error_cache[index], {}
@@ -973,10 +981,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
 
     def __setstate__(self, state):
         model_state = state.pop("_model_state", None)
-        # Pickles from before top_channels existed scored with all channels,
-        # and those from before objective existed reconstruct.
-        state.setdefault("top_channels", None)
-        state.setdefault("objective", "reconstruction")
+        for name, value in PARAMETERS_ADDED_LATER.items():
+            state.setdefault(name, value)
         super().__setstate__(state)
         if model_state is not None:
             from .persistence import available_device, restore_network

@@ -7,6 +7,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .nn.config import ATTENTION_MODES, OBJECTIVES
+
 __all__ = [
     "PARAMETER_CONSTRAINTS",
     "check_finite",
@@ -15,6 +17,12 @@ __all__ = [
     "check_precision",
     "resolve_device",
 ]
+
+#: Parameters added after detectors were first saved, with the value that
+#: reproduces what a detector saved (or pickled) before them computed: older
+#: files scored with the mean over all channels and held reconstruction
+#: networks.
+PARAMETERS_ADDED_LATER = {"top_channels": None, "objective": "reconstruction"}
 
 PARAMETER_CONSTRAINTS = {
     "win_size": [Interval(Integral, 2, None, closed="left")],
@@ -29,9 +37,9 @@ PARAMETER_CONSTRAINTS = {
     "contamination": [Interval(Real, 0, 0.5, closed="right")],
     "threshold_method": [StrOptions({"contamination", "spot"})],
     "spot_risk": [Interval(Real, 0, 1, closed="neither")],
-    "attention": [StrOptions({"block", "full", "causal"})],
+    "attention": [StrOptions(set(ATTENTION_MODES))],
     "block_size": [Interval(Integral, 1, None, closed="left")],
-    "objective": [StrOptions({"reconstruction", "forecast"})],
+    "objective": [StrOptions(set(OBJECTIVES))],
     "use_mamba": ["boolean"],
     "share_mamba": ["boolean"],
     "d_state": [Interval(Integral, 1, None, closed="left")],

@@ -52,6 +52,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import PARAMETERS_ADDED_LATER
 from ._version import __version__
 
 __all__ = ["FORMAT_VERSION", "save_detector", "load_detector"]
@@ -464,11 +465,9 @@ def _from_payload(payload, name, device):
             f"attributes cannot be read ({type(exc).__name__}: {exc}). Save the "
             "detector again."
         ) from exc
-    # Files from before top_channels existed scored (and calibrated) with the
-    # mean over all channels; keep that rather than the newer default.
-    params.setdefault("top_channels", None)
-    # Files from before objective existed hold reconstruction networks.
-    params.setdefault("objective", "reconstruction")
+    # Older files keep what they computed, not the newer defaults.
+    for key, value in PARAMETERS_ADDED_LATER.items():
+        params.setdefault(key, value)
     known = MAATDetector().get_params(deep=False)
     unknown = sorted(set(params) - set(known))
     if unknown:

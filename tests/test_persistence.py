@@ -293,3 +293,20 @@ def test_files_from_before_objective_keep_their_reconstruction_network(tmp_path)
     unpickled.__setstate__(state)
     assert unpickled.objective == "reconstruction"
     np.testing.assert_array_equal(unpickled.anomaly_score(X), det.anomaly_score(X))
+
+
+def test_files_from_before_smoothing_keep_their_unsmoothed_scores(tmp_path):
+    X = sinusoids(200, n_features=1)
+    det = MAATDetector(**{**TINY, "epochs": 1, "score_smoothing": 1}).fit(X)
+    path = tmp_path / "old.maat"
+    det.save(path)
+    _rewrite(path, lambda payload: payload["params"].pop("score_smoothing"))
+    again = MAATDetector.load(path)
+    assert again.score_smoothing == 1
+    np.testing.assert_array_equal(again.anomaly_score(X), det.anomaly_score(X))
+
+    state = det.__getstate__()
+    del state["score_smoothing"]
+    unpickled = MAATDetector.__new__(MAATDetector)
+    unpickled.__setstate__(state)
+    assert unpickled.score_smoothing == 1

@@ -33,6 +33,7 @@ KEYS = {
     "temperature",
     "objective",
     "score_mode",
+    "score_smoothing",
     "max_train_windows",
 }
 

@@ -25,7 +25,12 @@ from ._validation import (
 )
 from .nn import MAAT, MAATConfig, minimax_loss, window_components
 from .ssm import resolve_scan_backend
-from .windowing import WindowScoreAccumulator, iter_window_batches, window_starts
+from .windowing import (
+    WindowScoreAccumulator,
+    iter_window_batches,
+    moving_mean,
+    window_starts,
+)
 
 __all__ = ["MAATDetector"]
 
@@ -160,6 +165,19 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         How a row's scores from overlapping windows combine: their mean, or
         the score from the earliest window containing the row (with
         ``score_step=1``, the window ending at it: what :meth:`stream` gives).
+    score_smoothing : "auto" or int, default="auto"
+        Each row's final score is the mean of the scores of the
+        ``score_smoothing`` rows centred on it (1: no smoothing); the
+        threshold is set on scores smoothed the same way. "auto" means
+        ``2 * (win_size // 6) + 1`` rows (33 at ``win_size=100``) for a
+        univariate series and 1 otherwise: a single channel's per-row error
+        is noisy, and averaging it over neighbouring rows, as the window
+        baselines do, lifted VUS-PR on the univariate tuning series (mean of
+        UCR and NAB 0.36 to 0.69 over two seeds), while on the multivariate
+        ones, where the top channels already average, it lowered SMD and MSL
+        (docs, "Detection quality"). :meth:`stream`
+        smooths over the trailing rows instead, so its scores lag those of
+        :meth:`anomaly_score` by half the width (rounded down).
     validation_fraction : float, default=0.2
         Chronological tail of the fit series held out for early stopping and
         for calibrating the threshold; 0 trains on everything and calibrates
@@ -316,6 +334,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         max_train_windows=2000,
         score_step=None,
         score_combine="mean",
+        score_smoothing="auto",
         validation_fraction=0.2,
         n_iter_no_change=3,
         scaling="standard",
@@ -354,6 +373,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self.max_train_windows = max_train_windows
         self.score_step = score_step
         self.score_combine = score_combine
+        self.score_smoothing = score_smoothing
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.scaling = scaling
@@ -482,6 +502,16 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         """``score_step``, or its default: windows overlap by the warm-up."""
         return self.score_step or self.win_size - self._warmup()
 
+    def _smoothing_width(self, n_features):
+        """Rows per centred mean of the final scores (1: none)."""
+        if self.score_smoothing != "auto":
+            return self.score_smoothing
+        if n_features > 1:
+            return 1
+        # A third of the window, centred: the middle of the plateau measured
+        # on the univariate tuning series (widths 33 to 67 within 0.005).
+        return 2 * (self.win_size // 6) + 1
+
     def _top_k(self, n_features):
         """Channels averaged in the reconstruction score (all when None)."""
         return n_features if self.top_channels is None else self.top_channels
@@ -515,9 +545,11 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         else:
             components["error"] = (components["error"] / channel_scale).mean(1)
         score_stats = _score_statistics(components)
-        threshold = self._threshold_from(
-            _combine(components, self.score_mode, score_stats)
+        scores = moving_mean(
+            _combine(components, self.score_mode, score_stats),
+            self._smoothing_width(n_features),
         )
+        threshold = self._threshold_from(scores)
         return channel_scale, score_stats, threshold
 
     def calibrate(self, X):
@@ -728,7 +760,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
           per-channel part of the score (the discrepancy part is shared by all
           channels).
 
-        Overlapping windows combine as in :meth:`anomaly_score`.
+        Overlapping windows combine, and rows are smoothed
+        (``score_smoothing``), as in :meth:`anomaly_score`.
 
         Parameters
         ----------
@@ -741,23 +774,23 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         """
         X = self._prepare(X)
         if self.score_mode == "paper":
-            components = self._components(
+            contributions = self._components(
                 self.model_,
                 X,
                 self.device_,
                 per_channel=True,
                 needed=("weighted_error",),
-            )
-            return components["weighted_error"]
-        components = self._components(
-            self.model_,
-            X,
-            self.device_,
-            channel_scale=self.channel_scale_,
-            per_channel=True,
-            needed=("error",),
-        )
-        return components["error"]
+            )["weighted_error"]
+        else:
+            contributions = self._components(
+                self.model_,
+                X,
+                self.device_,
+                channel_scale=self.channel_scale_,
+                per_channel=True,
+                needed=("error",),
+            )["error"]
+        return moving_mean(contributions, self._smoothing_width(X.shape[1]))
 
     def stream(self, context=None, state=None):
         """A scorer for rows arriving one chunk at a time.
@@ -818,8 +851,12 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         scaled /= self.scale_
         return scaled
 
-    def _score_prepared(self, X, step=None, combine=None):
-        """Anomaly scores of an already checked and scaled series."""
+    def _score_prepared(self, X, step=None, combine=None, smooth=True):
+        """Anomaly scores of an already checked and scaled series.
+
+        ``smooth=False`` leaves out the centred ``score_smoothing`` mean (the
+        stream applies a trailing one itself).
+        """
         components = self._components(
             self.model_,
             X,
@@ -829,7 +866,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             step=step,
             combine=combine,
         )
-        return _combine(components, self.score_mode, self.score_stats_)
+        scores = _combine(components, self.score_mode, self.score_stats_)
+        return moving_mean(scores, self._smoothing_width(X.shape[1]) if smooth else 1)
 
     @torch.inference_mode()
     def _components(
@@ -1000,11 +1038,11 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         return tags
 
 
-#: Components each score mode combines.
 #: Largest window errors ``fit`` keeps between its two calibration passes
 #: instead of running the network twice over the calibration rows.
 _CALIBRATION_CACHE_BYTES = 256 * 2**20
 
+#: Components each score mode combines.
 _NEEDED = {
     "paper": ("energy",),
     "reconstruction": ("error",),

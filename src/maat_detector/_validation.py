@@ -20,9 +20,13 @@ __all__ = [
 
 #: Parameters added after detectors were first saved, with the value that
 #: reproduces what a detector saved (or pickled) before them computed: older
-#: files scored with the mean over all channels and held reconstruction
-#: networks.
-PARAMETERS_ADDED_LATER = {"top_channels": None, "objective": "reconstruction"}
+#: files scored with the mean over all channels, held reconstruction
+#: networks and did not smooth their scores.
+PARAMETERS_ADDED_LATER = {
+    "top_channels": None,
+    "objective": "reconstruction",
+    "score_smoothing": 1,
+}
 
 PARAMETER_CONSTRAINTS = {
     "win_size": [Interval(Integral, 2, None, closed="left")],
@@ -54,6 +58,10 @@ PARAMETER_CONSTRAINTS = {
     "max_train_windows": [Interval(Integral, 1, None, closed="left"), None],
     "score_step": [Interval(Integral, 1, None, closed="left"), None],
     "score_combine": [StrOptions({"mean", "end"})],
+    "score_smoothing": [
+        StrOptions({"auto"}),
+        Interval(Integral, 1, None, closed="left"),
+    ],
     "top_channels": [Interval(Integral, 1, None, closed="left"), None],
     "validation_fraction": [Interval(Real, 0, 1, closed="left")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],

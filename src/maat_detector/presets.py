@@ -39,6 +39,7 @@ _COMMON = {
     # window-relative energy, every window each epoch.
     "objective": "reconstruction",
     "score_mode": "paper",
+    "score_smoothing": 1,
     "max_train_windows": None,
 }
 
@@ -70,7 +71,7 @@ def _build(win_size, batch_size, epochs, contamination, train_step):
 #: Read-only mapping: dataset name -> read-only mapping of MAATDetector
 #: parameters (win_size, d_model, n_heads, e_layers, d_ff, epochs, batch_size,
 #: lr, k, contamination, train_step, d_state, d_conv, expand, block_size,
-#: temperature, objective, score_mode, max_train_windows).
+#: temperature, objective, score_mode, score_smoothing, max_train_windows).
 PAPER_PRESETS: Mapping[str, Mapping[str, object]] = MappingProxyType(
     {name: _build(*values) for name, values in _PER_DATASET.items()}
 )

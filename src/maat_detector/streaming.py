@@ -10,13 +10,20 @@ that window's last position. Precisely::
     detector.set_params(score_step=1, score_combine="end")
     detector.anomaly_score(np.vstack([detector.fit_tail_, *chunks]))[win_size - 1:]
 
-whatever the chunk sizes. The threshold is the detector's ``threshold_``.
+whatever the chunk sizes, with ``score_smoothing`` 1 (the default for
+multivariate series). With a smoothing width w > 1 the stream averages each
+row's score with those of the w - 1 rows before it, where the batch scores
+average the rows around it, so a stream's smoothed score of row t is the
+batch's smoothed score of row ``t - w // 2``. The threshold is the detector's
+``threshold_`` (set on centred means, which have the same distribution).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
+
+from .windowing import moving_mean
 
 __all__ = ["StreamScorer"]
 
@@ -25,7 +32,8 @@ class StreamScorer:
     """Anomaly scores for new rows, one chunk at a time (see module docstring).
 
     Create it with :meth:`MAATDetector.stream`. The state that changes --
-    the context rows and a row counter -- is small: ``get_state()`` returns
+    the context rows, the last scores before smoothing and a row counter --
+    is small: ``get_state()`` returns
     it for checkpointing, and ``detector.stream(state=...)`` resumes. The
     object itself also pickles (with its detector).
 
@@ -52,9 +60,12 @@ class StreamScorer:
         self.detector = detector
         self.threshold_ = detector.threshold_
         keep = detector.win_size - 1
+        self._smoothing = detector._smoothing_width(detector.n_features_in_)
         if state is not None:
             self._context = np.asarray(state["context"], dtype=np.float32)
             self.n_rows_seen_ = int(state["n_rows_seen"])
+            # States saved before smoothing existed hold no recent scores.
+            self._recent = np.asarray(state.get("recent_scores", ()), np.float64)
         else:
             raw = detector.fit_tail_ if context is None else context
             scaled = detector._scale(detector._check_input(raw, reset=False))
@@ -65,6 +76,7 @@ class StreamScorer:
                 )
             self._context = scaled[scaled.shape[0] - keep :]
             self.n_rows_seen_ = 0
+            self._recent = np.empty(0)
         if self._context.shape != (keep, detector.n_features_in_):
             raise ValueError(
                 f"stream state holds context of shape {self._context.shape}, "
@@ -91,10 +103,14 @@ class StreamScorer:
         det = self.detector
         rows = det._scale(det._check_input(chunk, reset=False))
         full = np.concatenate([self._context, rows])
-        scores = det._score_prepared(full, step=1, combine="end")
+        raw = det._score_prepared(full, step=1, combine="end", smooth=False)
+        raw = np.concatenate([self._recent, raw[det.win_size - 1 :]])
+        # The first rows of a stream average over the scores there are.
+        scores = moving_mean(raw, self._smoothing, centered=False)
+        self._recent = raw[max(raw.shape[0] - (self._smoothing - 1), 0) :]
         self._context = full[full.shape[0] - (det.win_size - 1) :]
         self.n_rows_seen_ += rows.shape[0]
-        return scores[det.win_size - 1 :]
+        return scores[scores.shape[0] - rows.shape[0] :]
 
     def get_state(self):
         """The stream's small mutable state, for checkpointing.
@@ -102,6 +118,11 @@ class StreamScorer:
         Returns
         -------
         dict
-            ``{"context": ndarray (win_size - 1, n_features), "n_rows_seen": int}``.
+            ``{"context": ndarray (win_size - 1, n_features), "n_rows_seen": int,
+            "recent_scores": ndarray (up to score_smoothing - 1,)}``.
         """
-        return {"context": self._context.copy(), "n_rows_seen": self.n_rows_seen_}
+        return {
+            "context": self._context.copy(),
+            "n_rows_seen": self.n_rows_seen_,
+            "recent_scores": self._recent.copy(),
+        }

@@ -14,6 +14,9 @@ uncovered, one end-aligned window ``[n - L, n)``. Two ways to combine:
   ending at the step, for every step from ``L - 1`` on: the score a stream
   computes when the step arrives. The first ``L - 1`` steps take the first
   window's scores.
+
+:func:`moving_mean` then smooths the per-step scores over neighbouring steps
+(``score_smoothing``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = [
     "window_starts",
     "iter_window_batches",
     "WindowScoreAccumulator",
+    "moving_mean",
 ]
 
 
@@ -169,3 +173,44 @@ class WindowScoreAccumulator:
         if not np.all(covered | early | self.has_tail):
             raise RuntimeError("some rows received no window score (internal error).")
         return out
+
+
+def moving_mean(values: np.ndarray, width: int, *, centered: bool = True) -> np.ndarray:
+    """Mean of each step's ``width`` neighbouring values along axis 0.
+
+    Centred, step t averages ``t - width // 2 .. t + (width - 1) // 2``;
+    trailing (``centered=False``), it averages ``t - width + 1 .. t``, which
+    is the centred mean of step ``t - width // 2``: what a stream can compute
+    when step t arrives. Near the ends the mean is over the steps that exist,
+    so no value is invented.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,) or (n, k)
+    width : int
+        Steps per mean, at least 1 (1 returns ``values`` unchanged).
+    centered : bool, default=True
+
+    Returns
+    -------
+    ndarray of the shape of ``values``, float64.
+
+    Examples
+    --------
+    >>> moving_mean(np.array([0.0, 0.0, 3.0, 0.0, 0.0]), 3)
+    array([0., 1., 1., 1., 0.])
+    >>> moving_mean(np.array([0.0, 0.0, 3.0, 0.0, 0.0]), 3, centered=False)
+    array([0., 0., 1., 1., 1.])
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if width <= 1:
+        return values
+    n = values.shape[0]
+    cumulative = np.concatenate(
+        [np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)]
+    )
+    back = width // 2 if centered else width - 1
+    ends = np.minimum(np.arange(n) + (width - back), n)
+    begins = np.maximum(np.arange(n) - back, 0)
+    counts = (ends - begins).reshape((n,) + (1,) * (values.ndim - 1))
+    return (cumulative[ends] - cumulative[begins]) / counts

@@ -135,9 +135,10 @@ MAAT_VARIANTS = {
     "maat_unsmoothed": {"score_smoothing": 1},
 }
 # Variants that differ from maat only in how scores are made. Training does not
-# depend on score_mode or score_smoothing, so they reuse maat's trained network when maat runs
-# too, and only recalibrate (MAATDetector.calibrate on the rows fit calibrated
-# on): the same detector as a fit of their own, at a fraction of the cost.
+# depend on score_mode or score_smoothing, so they reuse maat's trained network
+# when maat runs too, and only recalibrate (MAATDetector.calibrate on the rows
+# fit calibrated on): the same detector as a fit of their own, at a fraction of
+# the cost.
 RESCORED_VARIANTS = ("maat_calibrated", "maat_unsmoothed")
 PYOD_AT_QUICK = dict(
     window_size=100, d_model=64, n_heads=4, n_layers=2, epochs=1, batch_size=64, step=20
@@ -664,8 +665,8 @@ def main(argv=None):
     if shared and "maat" in methods:
         notes.append(
             f"{' and '.join(shared)}: maat's trained network, recalibrated for "
-            "its scoring parameters (training does not depend on them); fit s and CPU s "
-            "include the shared training."
+            "its scoring parameters (training does not depend on them); fit s "
+            "and CPU s include the shared training."
         )
 
     cmd = "python benchmarks/run.py " + " ".join(

@@ -5,6 +5,8 @@ Usage::
     python benchmarks/summarize.py results/quick_all_entities.json \
         results/quick_SMAP_all.json --exclude-tuning
 
+Where files hold the same dataset, entity and method, the later file's row
+counts (pass an earlier run first and a rerun of some datasets after it).
 ``--exclude-tuning`` leaves out the tuning entities that chose the defaults
 (``TUNING_SET`` in ``score_ablation.py``, named in docs/quality.rst), so the
 means cover only entities no default was chosen on.

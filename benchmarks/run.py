@@ -2,7 +2,7 @@
 
 Usage::
 
-    nice -n 10 python benchmarks/run.py --quick --jobs 2   # 8 min on 2 cores
+    nice -n 10 python benchmarks/run.py --quick --jobs 2   # 8-10 min on 2 cores
     python benchmarks/run.py --full               # all entities, paper size: GPU
     python benchmarks/run.py --quick --datasets SMD UCR --methods maat pca random
     python benchmarks/run.py --quick --entities 0 --methods pca iforest random \

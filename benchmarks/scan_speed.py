@@ -9,6 +9,8 @@ Implementations timed (each forward, and forward + backward):
   oracle (no (B, Di, L, N) tensors, plain autograd).
 - ``torch``: :func:`maat_detector.ssm.selective_scan` with ``backend="torch"``,
   the time-major scan with a hand-written backward.
+- ``compiled``: the same with ``backend="compiled"``, the compiled CPU kernel
+  (built before timing; left out, with a message, where it cannot be built).
 
 Implementations are timed alternately within each repeat, so a slow phase
 of a shared machine hits all of them; the table gives medians. "saved MB" is
@@ -32,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from maat_detector.ssm import selective_scan, selective_scan_ref
+from maat_detector.ssm._cpu import cpu_kernel_error, load_cpu_kernel
 
 
 def naive_scan(u, delta, A, B, C, D, z, delta_bias):
@@ -52,6 +55,7 @@ IMPLEMENTATIONS = {
     "naive": naive_scan,
     "ref": lambda *a: selective_scan_ref(*a, delta_softplus=True),
     "torch": lambda *a: selective_scan(*a, delta_softplus=True, backend="torch"),
+    "compiled": lambda *a: selective_scan(*a, delta_softplus=True, backend="compiled"),
 }
 
 
@@ -100,6 +104,9 @@ def run(args):
     for d_state in args.d_state:
         inputs = make_inputs(args.batch, args.d_inner, args.length, d_state)
         names = [n for n in args.impls if n in IMPLEMENTATIONS]
+        if "compiled" in names and load_cpu_kernel() is None:
+            print(f"compiled kernel left out: {cpu_kernel_error()}")
+            names.remove("compiled")
         fwd = {n: [] for n in names}
         fwd_bwd = {n: [] for n in names}
         saved = {}

@@ -17,6 +17,8 @@ training and scoring stride 100 (``train_step`` / ``score_step`` for MAAT,
   autocast for the forward passes of training and scoring). Same FLOPs as
   ``maat``; its utilisation is given against both the fp32 and the bf16
   matmul rate.
+- ``maat_compiled``: ``maat`` with ``scan_backend="compiled"``, the compiled
+  CPU scan kernel (``--scan-backends torch,compiled``; built before timing).
 - ``pyod``: ``AnomalyTransformer(window_size=100, d_model=512, n_heads=8,
   n_layers=3, epochs=1, step=100, dropout=0.0)``. Its fit trains (two forward
   and backward passes per batch, its minimise and maximise phases) and scores
@@ -91,7 +93,7 @@ def make_series(rows, seed=0):
     return X[:rows], test
 
 
-def maat_detector(batch_size, precision="float32"):
+def maat_detector(batch_size, precision="float32", scan_backend="torch"):
     return MAATDetector(
         win_size=WIN,
         d_model=D_MODEL,
@@ -107,7 +109,7 @@ def maat_detector(batch_size, precision="float32"):
         validation_fraction=0.0,
         n_iter_no_change=None,
         device="cpu",
-        scan_backend="torch",
+        scan_backend=scan_backend,
         random_state=0,
         precision=precision,
     )
@@ -134,7 +136,8 @@ def fit_and_score(system, batch_size, train, test):
     """(fit seconds, score seconds, fitted detector)."""
     if system.startswith("maat"):
         precision = "bfloat16" if system == "maat_bf16" else "float32"
-        det = maat_detector(batch_size, precision)
+        backend = "compiled" if system == "maat_compiled" else "torch"
+        det = maat_detector(batch_size, precision, backend)
     else:
         det = pyod_detector(batch_size)
     began = time.perf_counter()
@@ -332,11 +335,18 @@ def main():
         default="float32,bfloat16",
         help="MAAT rows to time: float32 (maat), bfloat16 (maat_bf16)",
     )
+    parser.add_argument(
+        "--scan-backends",
+        default="torch",
+        help="torch (the maat rows), compiled (adds maat_compiled, fp32)",
+    )
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--omp-probe", action="store_true")
     parser.add_argument("--probe-batch", type=int, default=32)
     parser.add_argument("--out", default="speed")
-    parser.add_argument("--child", choices=["maat", "maat_bf16", "pyod", "probe"])
+    parser.add_argument(
+        "--child", choices=["maat", "maat_bf16", "maat_compiled", "pyod", "probe"]
+    )
     args = parser.parse_args()
     if args.child == "probe":
         return child_probe(args.probe_batch, args.threads)
@@ -349,6 +359,8 @@ def main():
     names = {"float32": "maat", "bfloat16": "maat_bf16"}
     systems = [names[p] for p in precisions]
     fp32_name = systems[0]  # the stride table's detector
+    if "compiled" in args.scan_backends.split(","):
+        systems.append("maat_compiled")
     systems += [] if args.no_pyod else ["pyod"]
     memory = {}
     if args.memory:  # first, while this process is still small (see child_memory)
@@ -542,11 +554,12 @@ def main():
             key: results[system][key] / results["pyod"][key]
             for key in ("fit_points_per_s", "score_points_per_s")
         }
-    if "maat" in results and "maat_bf16" in results:
-        report["ratio_bf16_over_fp32"] = {
-            key: results["maat_bf16"][key] / results["maat"][key]
-            for key in ("fit_points_per_s", "score_points_per_s")
-        }
+    for other in ("maat_bf16", "maat_compiled"):
+        if "maat" in results and other in results:
+            report[f"ratio_{other}_over_maat"] = {
+                key: results[other][key] / results["maat"][key]
+                for key in ("fit_points_per_s", "score_points_per_s")
+            }
     out_dir = REPO / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{args.out}.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -610,14 +623,15 @@ def to_markdown(r):
             f"fit {ratio['fit_points_per_s']:.2f}x, "
             f"score {ratio['score_points_per_s']:.2f}x.",
         ]
-    ratio = r.get("ratio_bf16_over_fp32")
-    if ratio:
-        lines += [
-            "",
-            "Ratio maat_bf16 / maat (fp32) points/s: "
-            f"fit {ratio['fit_points_per_s']:.2f}x, "
-            f"score {ratio['score_points_per_s']:.2f}x.",
-        ]
+    for other in ("maat_bf16", "maat_compiled"):
+        ratio = r.get(f"ratio_{other}_over_maat")
+        if ratio:
+            lines += [
+                "",
+                f"Ratio {other} / maat (fp32, PyTorch scan) points/s: "
+                f"fit {ratio['fit_points_per_s']:.2f}x, "
+                f"score {ratio['score_points_per_s']:.2f}x.",
+            ]
     lines += [
         "",
         f"MAAT ({c.get('stride_table_system', 'maat')}) scoring by stride "

@@ -67,7 +67,7 @@ PARAMETER_CONSTRAINTS = {
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
     "scaling": [StrOptions({"standard", "robust"}), None],
     "nan_policy": [StrOptions({"raise", "interpolate"})],
-    "scan_backend": [StrOptions({"auto", "torch", "cuda"})],
+    "scan_backend": [StrOptions({"auto", "torch", "cuda", "compiled"})],
     "precision": [StrOptions({"float32", "bfloat16"})],
     "device": [str],
     "random_state": ["random_state"],

@@ -173,8 +173,9 @@ def load_detector(path, device=None):
     Notes
     -----
     The fused CUDA scan is used again only on a CUDA device with mamba-ssm
-    installed; otherwise the pure-PyTorch scan computes the same function, and
-    ``scan_backend_`` says which one runs. The ``device`` and ``scan_backend``
+    installed, the compiled CPU scan only on a CPU where it builds; otherwise
+    the pure-PyTorch scan computes the same function, and ``scan_backend_``
+    says which one runs. The ``device`` and ``scan_backend``
     parameters are restored as saved, so a later refit asks for what the
     original fit asked for.
     """
@@ -523,12 +524,21 @@ def restore_network(config, state_dict, device, name=None):
     """
     from .nn import MAAT
     from .ssm import fused_scan_available
+    from .ssm._cpu import load_cpu_kernel
 
     if config.scan_backend == "cuda" and (
         device.type != "cuda" or not fused_scan_available()
     ):
         logger.info(
             "fitted with the fused CUDA scan; using the pure-PyTorch scan on %s", device
+        )
+        config = dataclasses.replace(config, scan_backend="torch")
+    if config.scan_backend == "compiled" and (
+        device.type != "cpu" or load_cpu_kernel() is None
+    ):
+        logger.info(
+            "fitted with the compiled CPU scan; using the pure-PyTorch scan on %s",
+            device,
         )
         config = dataclasses.replace(config, scan_backend="torch")
     model = MAAT(config)

@@ -50,7 +50,7 @@ class MAATConfig:
         Mamba state size N, causal convolution width and expansion factor.
     dt_rank : int or "auto", default="auto"
         Rank R of the step-size projection; "auto" is ``ceil(d_model / 16)``.
-    scan_backend : {"torch", "cuda"}, default="torch"
+    scan_backend : {"torch", "cuda", "compiled"}, default="torch"
         Selective-scan implementation, already resolved by the caller.
     objective : {"reconstruction", "forecast"}, default="reconstruction"
         What the output at step t estimates: x_t from the whole window (the
@@ -118,9 +118,10 @@ class MAATConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
-        if self.scan_backend not in ("torch", "cuda"):
+        if self.scan_backend not in ("torch", "cuda", "compiled"):
             raise ValueError(
-                f"scan_backend={self.scan_backend!r} must be 'torch' or 'cuda'."
+                f"scan_backend={self.scan_backend!r} must be 'torch', 'cuda' or "
+                "'compiled'."
             )
         if self.dt_rank != "auto" and (
             not isinstance(self.dt_rank, int) or self.dt_rank < 1

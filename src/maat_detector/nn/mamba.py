@@ -26,7 +26,7 @@ class MambaBlock(nn.Module):
     d_model, d_state, d_conv, expand, dt_rank, dt_min, dt_max, dt_init_floor,
     conv_bias, bias
         As in ``mamba_ssm.Mamba``.
-    scan_backend : {"torch", "cuda", "auto"}, default="torch"
+    scan_backend : {"torch", "cuda", "compiled", "auto"}, default="torch"
         Passed to :func:`maat_detector.ssm.selective_scan`.
     """
 

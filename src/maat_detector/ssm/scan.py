@@ -46,6 +46,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ._cpu import BUILD_HINT, cpu_kernel_error, load_cpu_kernel
 from ._cuda import INSTALL_HINT, fused_scan_import_error, load_fused_scan
 
 __all__ = [
@@ -57,7 +58,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_BACKENDS = ("auto", "torch", "cuda")
+_BACKENDS = ("auto", "torch", "cuda", "compiled")
 
 
 # --------------------------------------------------------------------------
@@ -78,18 +79,20 @@ def fused_scan_available():
 
 
 def resolve_scan_backend(backend, device, *, param_name="scan_backend"):
-    """Resolve ``"auto"``/``"torch"``/``"cuda"`` to the backend actually used.
+    """Resolve a ``scan_backend`` name to the backend actually used.
 
     Meant to be called once (e.g. at fit time) and the result stored, so a
     missing kernel is reported before training starts.
 
     Parameters
     ----------
-    backend : {"auto", "torch", "cuda"}
+    backend : {"auto", "torch", "cuda", "compiled"}
         ``"auto"`` picks the fused ``mamba_ssm`` kernel when it imports and
         ``device`` is a CUDA device, else the pure-PyTorch scan. ``"torch"``
         always uses the pure-PyTorch scan. ``"cuda"`` requires the fused
-        kernel and a CUDA device.
+        kernel and a CUDA device. ``"compiled"`` is the compiled CPU kernel
+        (``_cpu_kernel.cpp``), built on first use with the machine's C++
+        compiler; it requires a CPU device.
     device : str or torch.device
         Device the tensors will live on.
     param_name : str, default="scan_backend"
@@ -97,16 +100,17 @@ def resolve_scan_backend(backend, device, *, param_name="scan_backend"):
 
     Returns
     -------
-    resolved : {"cuda", "torch"}
+    resolved : {"cuda", "torch", "compiled"}
 
     Raises
     ------
     ValueError
-        If ``backend`` is not one of the three names, or ``backend="cuda"``
-        with a non-CUDA ``device``.
+        If ``backend`` is not one of the names, ``backend="cuda"`` with a
+        non-CUDA ``device``, or ``backend="compiled"`` with a non-CPU one.
     ImportError
-        If ``backend="cuda"`` and ``mamba_ssm`` cannot be imported; the
-        message has the install command.
+        If ``backend="cuda"`` and ``mamba_ssm`` cannot be imported, or
+        ``backend="compiled"`` and the kernel cannot be built; the message
+        says what to install.
     """
     if backend not in _BACKENDS:
         raise ValueError(
@@ -116,6 +120,20 @@ def resolve_scan_backend(backend, device, *, param_name="scan_backend"):
     device_type = torch.device(device).type
     if backend == "torch":
         return "torch"
+    if backend == "compiled":
+        if device_type != "cpu":
+            raise ValueError(
+                f"{param_name}='compiled' is the CPU kernel, got "
+                f"device={str(device)!r}; pass device='cpu', or "
+                f"{param_name}='auto' on a GPU."
+            )
+        if load_cpu_kernel() is None:
+            raise ImportError(
+                f"{param_name}='compiled' could not build the CPU scan kernel "
+                f"({cpu_kernel_error()}); {BUILD_HINT}. Or pass "
+                f"{param_name}='torch'."
+            )
+        return "compiled"
     if backend == "cuda":
         if not fused_scan_available():
             raise ImportError(
@@ -497,8 +515,13 @@ def _from_time_major(t, dtype):
     return out.copy_(t.permute(1, 2, 0))
 
 
-def _forward_time_major(u, delta, A, B, C, D, z, delta_bias, softplus, chunk):
+def _forward_time_major(
+    u, delta, A, B, C, D, z, delta_bias, softplus, chunk, compiled=False
+):
     """Whole forward in time-major layout; returns output and what backward needs.
+
+    ``compiled``: the recurrence runs in the compiled CPU kernel, whose
+    backward recomputes the states itself (no chunk starts are saved).
 
     Every elementwise op (bias, softplus, D, gate) runs on contiguous
     (L, B, Di) tensors: mixing a (B, Di, L) operand with a time-major one
@@ -513,7 +536,11 @@ def _forward_time_major(u, delta, A, B, C, D, z, delta_bias, softplus, chunk):
     b_t = _to_time_major(B, dtype)  # (L, B, N)
     c_t = _to_time_major(C, dtype)
     a_t = A.to(dtype).t().contiguous()  # (N, Di)
-    y, h_last, starts = _scan_forward(step, a_t, b_t, c_t, u_t, chunk)
+    if compiled:
+        y, h_last = load_cpu_kernel().scan_forward(step, a_t, b_t, c_t, u_t)
+        starts = None
+    else:
+        y, h_last, starts = _scan_forward(step, a_t, b_t, c_t, u_t, chunk)
     if D is not None:
         y.addcmul_(u_t, D.to(dtype))
     z_t = None
@@ -534,15 +561,16 @@ class _SelectiveScanFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, softplus):
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, softplus, compiled):
         chunk = _chunk_size(u.shape[2])
         out, h_last, saved = _forward_time_major(
-            u, delta, A, B, C, D, z, delta_bias, softplus, chunk
+            u, delta, A, B, C, D, z, delta_bias, softplus, chunk, compiled
         )
         dtype = out.dtype
         ctx.save_for_backward(*saved, D if D is None else D.to(dtype))
         ctx.chunk = chunk
         ctx.softplus = softplus
+        ctx.compiled = compiled
         ctx.dtypes = [None if t is None else t.dtype for t in (u, delta, A, B, C)]
         ctx.dtypes += [None if t is None else t.dtype for t in (D, z, delta_bias)]
         ctx.set_materialize_grads(False)
@@ -569,9 +597,16 @@ class _SelectiveScanFn(torch.autograd.Function):
                 d_D = (dy * u_t).sum((0, 1))
         if d_last is not None:
             d_last = d_last.transpose(1, 2)  # (B, N, Di)
-        d_step, d_a_t, d_b, d_c, d_u = _scan_backward(
-            dy, d_last, step, a_t, b_t, c_t, u_t, starts, ctx.chunk
-        )
+        if ctx.compiled:
+            if d_last is not None:
+                d_last = d_last.to(dtype).contiguous()
+            d_step, d_a_t, d_b, d_c, d_u = load_cpu_kernel().scan_backward(
+                dy, d_last, step, a_t, b_t, c_t, u_t
+            )
+        else:
+            d_step, d_a_t, d_b, d_c, d_u = _scan_backward(
+                dy, d_last, step, a_t, b_t, c_t, u_t, starts, ctx.chunk
+            )
         if D is not None and dy is not None:
             d_u.addcmul_(dy, D)
         if ctx.softplus:
@@ -589,27 +624,40 @@ class _SelectiveScanFn(torch.autograd.Function):
             None if d_z is None else _from_time_major(d_z, dt[6]),
             None if d_bias is None else d_bias.to(dt[7]),
             None,
+            None,
         ]
         return tuple(grads)
 
 
 def _selective_scan_torch(
-    u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
+    u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, compiled
 ):
     if torch.is_autocast_enabled(u.device.type):
         # The scan computes in float32 (or float64); autocast would turn its
         # per-step bmm into bfloat16 products: slower, and less exact.
         with torch.autocast(u.device.type, enabled=False):
             return _selective_scan_torch(
-                u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
+                u,
+                delta,
+                A,
+                B,
+                C,
+                D,
+                z,
+                delta_bias,
+                delta_softplus,
+                return_last_state,
+                compiled,
             )
     inputs = (u, delta, A, B, C, D, z, delta_bias)
     if torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in inputs
     ):
-        y, h_last = _SelectiveScanFn.apply(*inputs, bool(delta_softplus))
+        y, h_last = _SelectiveScanFn.apply(*inputs, bool(delta_softplus), compiled)
     else:
-        out, h_last, _ = _forward_time_major(*inputs, delta_softplus, chunk=None)
+        out, h_last, _ = _forward_time_major(
+            *inputs, delta_softplus, chunk=None, compiled=compiled
+        )
         y = _from_time_major(out, u.dtype)
         h_last = h_last.transpose(1, 2).contiguous()
     return (y, h_last) if return_last_state else y
@@ -663,10 +711,11 @@ def selective_scan(
         Apply softplus to ``delta`` (after the bias).
     return_last_state : bool, default=False
         Also return the final state ``h_{L-1}``.
-    backend : {"auto", "torch", "cuda"}, default="auto"
+    backend : {"auto", "torch", "cuda", "compiled"}, default="auto"
         ``"auto"``: the fused ``mamba_ssm`` kernel if it imports and the
         tensors are on CUDA (and not float64), else the pure-PyTorch scan.
-        ``"cuda"`` requires the fused kernel; see :func:`resolve_scan_backend`.
+        ``"cuda"`` requires the fused kernel, ``"compiled"`` the compiled CPU
+        kernel; see :func:`resolve_scan_backend`.
 
     Returns
     -------
@@ -692,12 +741,14 @@ def selective_scan(
     torch.Size([2, 4, 7])
     """
     _check_shapes(u, delta, A, B, C, D, z, delta_bias)
+    compiled = False
     if backend == "auto":
         # Per-call choice without logging; resolve_scan_backend reports it once.
         use_fused = u.is_cuda and u.dtype != torch.float64 and fused_scan_available()
     else:
         resolved = resolve_scan_backend(backend, u.device, param_name="backend")
         use_fused = resolved == "cuda"
+        compiled = resolved == "compiled"
         if use_fused and u.dtype == torch.float64:
             raise TypeError(
                 "the fused mamba-ssm kernel has no float64 version; cast to "
@@ -717,5 +768,5 @@ def selective_scan(
             return_last_state=return_last_state,
         )
     return _selective_scan_torch(
-        u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
+        u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, compiled
     )

@@ -1,0 +1,138 @@
+"""The compiled CPU scan kernel (``backend="compiled"``) against the PyTorch scan.
+
+The kernel is built on first use; where this machine cannot build it (no C++
+compiler or ninja) the kernel tests skip and the fallback tests still run.
+"""
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, sinusoids
+
+import maat_detector.ssm._cpu as cpu
+from maat_detector import MAATDetector
+from maat_detector.ssm import resolve_scan_backend, selective_scan
+
+needs_kernel = pytest.mark.skipif(
+    cpu.load_cpu_kernel() is None,
+    reason=f"compiled CPU scan unavailable: {cpu.cpu_kernel_error()}",
+)
+
+
+def inputs(seed, batch=3, d_inner=150, length=23, d_state=5, dtype=torch.float64):
+    # 150 channels: two full blocks of the kernel's 64 and a partial one.
+    g = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=g, dtype=dtype).requires_grad_()
+
+    A = (-torch.rand(d_inner, d_state, generator=g, dtype=dtype) - 0.1).requires_grad_()
+    return (
+        randn(batch, d_inner, length),  # u
+        randn(batch, d_inner, length),  # delta
+        A,
+        randn(batch, d_state, length),  # B
+        randn(batch, d_state, length),  # C
+        randn(d_inner),  # D
+        randn(batch, d_inner, length),  # z
+        randn(d_inner),  # delta_bias
+    )
+
+
+def outputs_and_grads(backend, ins):
+    y, last = selective_scan(
+        *ins, delta_softplus=True, return_last_state=True, backend=backend
+    )
+    weights = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)
+    loss = (y * weights).sum() + (last**2).sum()
+    return (y.detach(), last.detach()) + torch.autograd.grad(loss, ins)
+
+
+@needs_kernel
+@pytest.mark.parametrize("length", [1, 23, 100])
+def test_outputs_and_every_gradient_match_the_pytorch_scan(length):
+    ins = inputs(0, length=length)
+    names = ("y", "last state", "u", "delta", "A", "B", "C", "D", "z", "bias")
+    expected = outputs_and_grads("torch", ins)
+    got = outputs_and_grads("compiled", ins)
+    for name, a, b in zip(names, got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=name)
+
+
+@needs_kernel
+def test_float32_within_rounding_of_the_pytorch_scan():
+    ins = inputs(1, batch=4, d_inner=64, length=100, d_state=8, dtype=torch.float32)
+    for a, b in zip(
+        outputs_and_grads("compiled", ins), outputs_and_grads("torch", ins), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+@needs_kernel
+def test_gradcheck():
+    ins = inputs(2, batch=2, d_inner=18, length=5, d_state=3)
+
+    def f(*args):
+        return selective_scan(*args, delta_softplus=True, backend="compiled")
+
+    assert torch.autograd.gradcheck(f, ins)
+
+
+@needs_kernel
+def test_results_do_not_depend_on_the_thread_count():
+    ins = inputs(3, batch=5)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = outputs_and_grads("compiled", ins)
+        torch.set_num_threads(2)
+        two = outputs_and_grads("compiled", ins)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(one, two, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@needs_kernel
+def test_detector_with_the_compiled_scan_scores_as_with_pytorch():
+    X = sinusoids(300)
+    compiled = MAATDetector(**TINY, scan_backend="compiled").fit(X)
+    plain = MAATDetector(**TINY, scan_backend="torch").fit(X)
+    assert compiled.scan_backend_ == "compiled"
+    np.testing.assert_allclose(
+        compiled.anomaly_score(X), plain.anomaly_score(X), rtol=1e-3, atol=1e-6
+    )
+
+
+def _pretend_build_failed(monkeypatch):
+    monkeypatch.setattr(cpu, "_module", None)
+    monkeypatch.setattr(cpu, "_error", "RuntimeError: Ninja is required")
+
+
+def test_unbuildable_kernel_says_what_to_install(monkeypatch):
+    _pretend_build_failed(monkeypatch)
+    with pytest.raises(ImportError, match=r"Ninja is required.*C\+\+ compiler"):
+        resolve_scan_backend("compiled", "cpu")
+    with pytest.raises(ImportError, match="scan_backend='torch'"):
+        MAATDetector(**TINY, scan_backend="compiled").fit(sinusoids(100))
+
+
+def test_compiled_needs_a_cpu_device():
+    with pytest.raises(ValueError, match="CPU kernel"):
+        resolve_scan_backend("compiled", "cuda")
+
+
+@needs_kernel
+def test_pickle_loads_on_a_machine_without_the_kernel(monkeypatch):
+    import pickle
+
+    X = sinusoids(200)
+    det = MAATDetector(**TINY, scan_backend="compiled").fit(X)
+    expected = det.anomaly_score(X)
+    blob = pickle.dumps(det)
+    _pretend_build_failed(monkeypatch)
+    restored = pickle.loads(blob)
+    assert restored.scan_backend_ == "torch" and restored.scan_backend == "compiled"
+    np.testing.assert_allclose(
+        restored.anomaly_score(X), expected, rtol=1e-4, atol=1e-6
+    )

@@ -156,8 +156,8 @@ PYOD_AT_FULL = dict(
 QUICK_ENTITIES = 2
 
 
-def maat_params(mode, dataset, method):
-    params = dict(MAAT_QUICK if mode == "quick" else MAAT_FULL)
+def maat_params(mode, dataset, method, seed=0):
+    params = dict(MAAT_QUICK if mode == "quick" else MAAT_FULL, random_state=seed)
     if mode == "full":
         params["win_size"] = int(PAPER_PRESETS.get(dataset, {}).get("win_size", 100))
         if dataset == "SMD":
@@ -166,10 +166,10 @@ def maat_params(mode, dataset, method):
     return params
 
 
-def make_detector(method, mode, dataset):
-    """``(detector, params, needs_scaling)`` for one method."""
+def make_detector(method, mode, dataset, seed=0):
+    """``(detector, params, needs_scaling)`` for one method; ``seed`` is MAAT's."""
     if method in MAAT_VARIANTS:
-        params = maat_params(mode, dataset, method)
+        params = maat_params(mode, dataset, method, seed)
         return MAATDetector(**params), params, False
     if method == "pca":
         det = baselines.PCABaseline(contamination=CONTAMINATION)
@@ -264,14 +264,14 @@ def _clean(value):
     return value
 
 
-def run_one(method, mode, dataset, data, fit_cache):
+def run_one(method, mode, dataset, data, fit_cache, seed=0):
     """Fit, score, evaluate one method on one entity; returns two rows.
 
     ``fit_cache`` is shared by the methods run on one entity: the scaled
     series of the baselines, and maat's fitted detector for the
     ``RESCORED_VARIANTS``.
     """
-    det, params, needs_scaling = make_detector(method, mode, dataset)
+    det, params, needs_scaling = make_detector(method, mode, dataset, seed)
     if needs_scaling:
         if "scaled" not in fit_cache:
             scaler = StandardScaler().fit(data.train)
@@ -347,7 +347,7 @@ def run_one(method, mode, dataset, data, fit_cache):
     return [{**common, **honest}, {**common, **paper}]
 
 
-def run_entity(ds, ent, *, methods, mode, data_dir, threads, meta, began):
+def run_entity(ds, ent, *, methods, mode, data_dir, threads, meta, began, seed=0):
     """Every method on one entity; ``(rows, process CPU seconds)``.
 
     Runs in a worker process when ``--jobs`` > 1, so it sets the thread
@@ -364,7 +364,7 @@ def run_entity(ds, ent, *, methods, mode, data_dir, threads, meta, began):
         for m in methods:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                new = run_one(m, mode, ds, data, cache)
+                new = run_one(m, mode, ds, data, cache, seed)
             base = {
                 "dataset": ds,
                 "entity": ent,
@@ -613,6 +613,13 @@ def build_parser():
         "Timings then include the workers' contention.",
     )
     p.add_argument(
+        "--maat-seed",
+        type=int,
+        default=0,
+        help="random_state of the MAAT variants (default 0), to measure how "
+        "much a result owes to the seed",
+    )
+    p.add_argument(
         "--out",
         default=None,
         help="output path without suffix (default benchmarks/results/<mode>)",
@@ -653,7 +660,7 @@ def main(argv=None):
             methods.remove("pyod_at")
     configs = {}
     for m in methods:
-        _, params, _ = make_detector(m, mode, "MSL")
+        _, params, _ = make_detector(m, mode, "MSL", args.maat_seed)
         configs[m] = params
     if mode == "full" and any(m in MAAT_VARIANTS for m in methods):
         notes.append(
@@ -701,6 +708,7 @@ def main(argv=None):
         threads=args.threads,
         meta=meta,
         began=began,
+        seed=args.maat_seed,
     )
     if args.jobs == 1:
         results = [run(ds, ent) for ds, ent in tasks]

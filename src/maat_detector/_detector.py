@@ -175,9 +175,9 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         baselines do, lifted VUS-PR on the univariate tuning series (mean of
         UCR and NAB 0.36 to 0.69 over two seeds), while on the multivariate
         ones, where the top channels already average, it lowered SMD and MSL
-        (docs, "Detection quality"). :meth:`stream`
-        smooths over the trailing rows instead, so its scores lag those of
-        :meth:`anomaly_score` by half the width (rounded down).
+        (docs, "Detection quality"). :meth:`stream` smooths over the trailing
+        rows instead, so its scores lag those of :meth:`anomaly_score` by half
+        the width (rounded down).
     validation_fraction : float, default=0.2
         Chronological tail of the fit series held out for early stopping and
         for calibrating the threshold; 0 trains on everything and calibrates
@@ -512,8 +512,9 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             return self.score_smoothing
         if n_features > 1:
             return 1
-        # A third of the window, centred: the middle of the plateau measured
-        # on the univariate tuning series (widths 33 to 67 within 0.005).
+        # A third of the window, centred: the narrowest width of the plateau
+        # measured on the univariate tuning series (33 to 67 rows, within
+        # 0.005 VUS-PR of each other).
         return 2 * (self.win_size // 6) + 1
 
     def _top_k(self, n_features):

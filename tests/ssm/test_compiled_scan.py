@@ -4,6 +4,8 @@ The kernel is built on first use; where this machine cannot build it (no C++
 compiler or ninja) the kernel tests skip and the fallback tests still run.
 """
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -60,6 +62,28 @@ def test_outputs_and_every_gradient_match_the_pytorch_scan(length):
 
 
 @needs_kernel
+@pytest.mark.parametrize("softplus", [False, True])
+def test_without_skip_gate_and_bias(softplus):
+    u, delta, A, B, C, *_ = inputs(4)
+    leaves = (u, delta, A, B, C)
+    results = {}
+    for backend in ("torch", "compiled"):
+        y = selective_scan(*leaves, delta_softplus=softplus, backend=backend)
+        results[backend] = (y.detach(),) + torch.autograd.grad(y.square().sum(), leaves)
+    for a, b in zip(results["compiled"], results["torch"], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@needs_kernel
+def test_scoring_without_gradients_matches():
+    ins = [t.detach() for t in inputs(5)]
+    with torch.inference_mode():
+        got = selective_scan(*ins, delta_softplus=True, backend="compiled")
+        expected = selective_scan(*ins, delta_softplus=True, backend="torch")
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@needs_kernel
 def test_float32_within_rounding_of_the_pytorch_scan():
     ins = inputs(1, batch=4, d_inner=64, length=100, d_state=8, dtype=torch.float32)
     for a, b in zip(
@@ -102,6 +126,15 @@ def test_detector_with_the_compiled_scan_scores_as_with_pytorch():
     np.testing.assert_allclose(
         compiled.anomaly_score(X), plain.anomaly_score(X), rtol=1e-3, atol=1e-6
     )
+
+
+@pytest.mark.skipif(
+    not (shutil.which("ninja") and (shutil.which("c++") or shutil.which("g++"))),
+    reason="no C++ compiler or ninja on this machine",
+)
+def test_kernel_builds_where_a_compiler_and_ninja_exist():
+    """A broken kernel source must fail here, not skip every kernel test."""
+    assert cpu.load_cpu_kernel() is not None, cpu.cpu_kernel_error()
 
 
 def _pretend_build_failed(monkeypatch):

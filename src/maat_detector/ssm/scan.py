@@ -14,8 +14,9 @@ The recurrence (MODEL.md section 7, Gu & Dao 2023, Algorithm 2)::
     y_t = <C_t, h_t> + D u_t;   y = y * silu(z)
 
 :func:`selective_scan_ref` is the plain loop, kept as the test oracle.
-:func:`selective_scan` dispatches to ``mamba_ssm``'s fused CUDA kernel or to
-the pure-PyTorch path below.
+:func:`selective_scan` dispatches to ``mamba_ssm``'s fused CUDA kernel, to
+the compiled CPU kernel (``_cpu_kernel.cpp``, built on request; see
+``_cpu.py``) or to the pure-PyTorch path below.
 
 The pure-PyTorch path is one custom :class:`torch.autograd.Function`; the
 choices that make it fast on CPU, each measured with
@@ -515,13 +516,8 @@ def _from_time_major(t, dtype):
     return out.copy_(t.permute(1, 2, 0))
 
 
-def _forward_time_major(
-    u, delta, A, B, C, D, z, delta_bias, softplus, chunk, compiled=False
-):
+def _forward_time_major(u, delta, A, B, C, D, z, delta_bias, softplus, chunk):
     """Whole forward in time-major layout; returns output and what backward needs.
-
-    ``compiled``: the recurrence runs in the compiled CPU kernel, whose
-    backward recomputes the states itself (no chunk starts are saved).
 
     Every elementwise op (bias, softplus, D, gate) runs on contiguous
     (L, B, Di) tensors: mixing a (B, Di, L) operand with a time-major one
@@ -536,11 +532,7 @@ def _forward_time_major(
     b_t = _to_time_major(B, dtype)  # (L, B, N)
     c_t = _to_time_major(C, dtype)
     a_t = A.to(dtype).t().contiguous()  # (N, Di)
-    if compiled:
-        y, h_last = load_cpu_kernel().scan_forward(step, a_t, b_t, c_t, u_t)
-        starts = None
-    else:
-        y, h_last, starts = _scan_forward(step, a_t, b_t, c_t, u_t, chunk)
+    y, h_last, starts = _scan_forward(step, a_t, b_t, c_t, u_t, chunk)
     if D is not None:
         y.addcmul_(u_t, D.to(dtype))
     z_t = None
@@ -561,16 +553,15 @@ class _SelectiveScanFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, softplus, compiled):
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, softplus):
         chunk = _chunk_size(u.shape[2])
         out, h_last, saved = _forward_time_major(
-            u, delta, A, B, C, D, z, delta_bias, softplus, chunk, compiled
+            u, delta, A, B, C, D, z, delta_bias, softplus, chunk
         )
         dtype = out.dtype
         ctx.save_for_backward(*saved, D if D is None else D.to(dtype))
         ctx.chunk = chunk
         ctx.softplus = softplus
-        ctx.compiled = compiled
         ctx.dtypes = [None if t is None else t.dtype for t in (u, delta, A, B, C)]
         ctx.dtypes += [None if t is None else t.dtype for t in (D, z, delta_bias)]
         ctx.set_materialize_grads(False)
@@ -597,16 +588,9 @@ class _SelectiveScanFn(torch.autograd.Function):
                 d_D = (dy * u_t).sum((0, 1))
         if d_last is not None:
             d_last = d_last.transpose(1, 2)  # (B, N, Di)
-        if ctx.compiled:
-            if d_last is not None:
-                d_last = d_last.to(dtype).contiguous()
-            d_step, d_a_t, d_b, d_c, d_u = load_cpu_kernel().scan_backward(
-                dy, d_last, step, a_t, b_t, c_t, u_t
-            )
-        else:
-            d_step, d_a_t, d_b, d_c, d_u = _scan_backward(
-                dy, d_last, step, a_t, b_t, c_t, u_t, starts, ctx.chunk
-            )
+        d_step, d_a_t, d_b, d_c, d_u = _scan_backward(
+            dy, d_last, step, a_t, b_t, c_t, u_t, starts, ctx.chunk
+        )
         if D is not None and dy is not None:
             d_u.addcmul_(dy, D)
         if ctx.softplus:
@@ -624,14 +608,60 @@ class _SelectiveScanFn(torch.autograd.Function):
             None if d_z is None else _from_time_major(d_z, dt[6]),
             None if d_bias is None else d_bias.to(dt[7]),
             None,
-            None,
         ]
         return tuple(grads)
+
+
+class _CompiledScanFn(torch.autograd.Function):
+    """The whole selective scan in the compiled CPU kernel (``_cpu_kernel.cpp``).
+
+    The kernel reads and writes the caller's (B, Di, L) layout and applies the
+    bias, softplus, ``D`` and gate itself; its backward recomputes the states.
+    Only the inputs, cast to the compute dtype, are saved.
+    """
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, softplus):
+        inputs = _compiled_inputs(u, delta, A, B, C, D, z, delta_bias)
+        out, h_last = load_cpu_kernel().scan_forward(*inputs, softplus)
+        ctx.save_for_backward(*(t for t in inputs if t is not None))
+        ctx.present = [t is not None for t in inputs]
+        ctx.softplus = softplus
+        ctx.dtypes = [None if t is None else t.dtype for t in (u, delta, A, B, C)]
+        ctx.dtypes += [None if t is None else t.dtype for t in (D, z, delta_bias)]
+        ctx.set_materialize_grads(False)
+        return out.to(u.dtype), h_last
+
+    @staticmethod
+    def backward(ctx, d_out, d_last):
+        saved = iter(ctx.saved_tensors)
+        inputs = [next(saved) if present else None for present in ctx.present]
+        dtype = inputs[0].dtype
+        if d_out is not None:
+            d_out = d_out.to(dtype).contiguous()
+        if d_last is not None:
+            d_last = d_last.to(dtype).contiguous()
+        grads = load_cpu_kernel().scan_backward(d_out, d_last, *inputs, ctx.softplus)
+        needs = ctx.needs_input_grad
+        return tuple(
+            None if g is None or not needs[i] else g.to(ctx.dtypes[i])
+            for i, g in enumerate(grads)
+        ) + (None,)
+
+
+def _compiled_inputs(u, delta, A, B, C, D, z, delta_bias):
+    """The kernel's inputs: contiguous, in the compute dtype (None stays None)."""
+    dtype = _compute_dtype(u, delta, A, B, C, D, z, delta_bias)
+    return [
+        None if t is None else t.to(dtype).contiguous()
+        for t in (u, delta, A, B, C, D, z, delta_bias)
+    ]
 
 
 def _selective_scan_torch(
     u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, compiled
 ):
+    """The PyTorch scan, or the compiled CPU kernel when ``compiled``."""
     if torch.is_autocast_enabled(u.device.type):
         # The scan computes in float32 (or float64); autocast would turn its
         # per-step bmm into bfloat16 products: slower, and less exact.
@@ -650,14 +680,20 @@ def _selective_scan_torch(
                 compiled,
             )
     inputs = (u, delta, A, B, C, D, z, delta_bias)
-    if torch.is_grad_enabled() and any(
+    needs_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in inputs
-    ):
-        y, h_last = _SelectiveScanFn.apply(*inputs, bool(delta_softplus), compiled)
-    else:
-        out, h_last, _ = _forward_time_major(
-            *inputs, delta_softplus, chunk=None, compiled=compiled
+    )
+    if compiled and needs_grad:
+        y, h_last = _CompiledScanFn.apply(*inputs, bool(delta_softplus))
+    elif compiled:
+        out, h_last = load_cpu_kernel().scan_forward(
+            *_compiled_inputs(*inputs), bool(delta_softplus)
         )
+        y = out.to(u.dtype)
+    elif needs_grad:
+        y, h_last = _SelectiveScanFn.apply(*inputs, bool(delta_softplus))
+    else:
+        out, h_last, _ = _forward_time_major(*inputs, delta_softplus, chunk=None)
         y = _from_time_major(out, u.dtype)
         h_last = h_last.transpose(1, 2).contiguous()
     return (y, h_last) if return_last_state else y

@@ -196,7 +196,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         and the device is CUDA ("auto"), the pure PyTorch scan ("torch"), the
         fused kernel, failing if absent ("cuda"), or a compiled CPU kernel
         ("compiled"): built with the machine's C++ compiler and ninja on first
-        use (about a minute, then cached), it fits about 1.45x faster at the
+        use (about a minute, then cached), it fits about 1.5x faster at the
         paper's size on 2 cores (docs, "Benchmark results").
         Same function as "torch", to float rounding.
     precision : {"float32", "bfloat16"}, default="float32"

@@ -75,6 +75,30 @@ def test_without_skip_gate_and_bias(softplus):
 
 
 @needs_kernel
+def test_transposed_views_as_the_mamba_block_passes_them():
+    """u, delta and z as (B, L, Di) storage seen as (B, Di, L), as in Mamba."""
+    g = torch.Generator().manual_seed(6)
+    shape = (3, 23, 150)  # (B, L, Di)
+    leaves = [
+        torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
+        for _ in range(3)
+    ]
+    _, _, A, B, C, D, _, bias = inputs(6)
+    results = {}
+    for backend in ("torch", "compiled"):
+        u, delta, z = (t.transpose(1, 2) for t in leaves)
+        y = selective_scan(
+            u, delta, A, B, C, D, z, bias, delta_softplus=True, backend=backend
+        )
+        # A non-contiguous upstream gradient, as a transpose after the scan gives.
+        loss = (y.transpose(1, 2) * torch.cos(leaves[0].detach())).sum()
+        grads = torch.autograd.grad(loss, [*leaves, A, B, C, D, bias])
+        results[backend] = (y.detach(), *grads)
+    for a, b in zip(results["compiled"], results["torch"], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@needs_kernel
 def test_scoring_without_gradients_matches():
     ins = [t.detach() for t in inputs(5)]
     with torch.inference_mode():

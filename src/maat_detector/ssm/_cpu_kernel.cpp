@@ -1,12 +1,14 @@
 // Selective scan (Mamba S6) forward and backward for the CPU, fused.
 //
 // The whole selective_scan -- delta bias and softplus, the recurrence, the
-// D skip and the silu(z) gate -- in one pass, on the caller's layouts:
-// u, delta, z, out: (B, Di, L); A: (Di, N); Bm, Cm: (B, N, L); D, bias: (Di).
-// Each (batch row, block of kBlock inner channels) belongs to one thread,
-// which copies its block into small time-major buffers (so a time step reads
-// kBlock contiguous values and the loops vectorise), keeps the state in
-// cache and writes its outputs back. The backward recomputes the block's
+// D skip and the silu(z) gate -- in one pass. u, delta, z and the outputs
+// are (B, Di, L) with any strides, so the Mamba block's transposed views need
+// no copies; the outputs are (B, Di, L) views of (B, L, Di) storage, the
+// layout the next Linear reads. A: (Di, N); Bm, Cm: (B, N, L) contiguous;
+// D, bias: (Di). Each (batch row, block of kBlock inner channels) belongs to
+// one thread, which gathers its block into small time-major buffers (so a
+// time step reads kBlock contiguous values and the loops vectorise), keeps
+// the state in cache and scatters its outputs back. The backward recomputes the block's
 // states and decays (L x N x kBlock values) instead of saving them. Batch
 // rows run in parallel; every reduction has a fixed order, so results do not
 // depend on the number of threads.
@@ -92,42 +94,83 @@ struct Dims {
   int64_t B, Di, L, N;
 };
 
+// A (B, Di, L) tensor with its strides; p == nullptr for an absent one.
+template <typename T>
+struct View {
+  T* p = nullptr;
+  int64_t sb = 0, sd = 0, st = 0;
+  T* at(int64_t b, int64_t d) const { return p + b * sb + d * sd; }
+};
+
+template <typename T>
+View<const T> in_view(const std::optional<torch::Tensor>& t) {
+  if (!t) return View<const T>{};
+  return View<const T>{t->data_ptr<T>(), t->stride(0), t->stride(1),
+                       t->stride(2)};
+}
+
+template <typename T>
+View<T> out_view(const torch::Tensor& t) {
+  if (!t.defined()) return View<T>{};
+  return View<T>{t.data_ptr<T>(), t.stride(0), t.stride(1), t.stride(2)};
+}
+
 template <typename T>
 struct Inputs {
-  const T* u;
-  const T* delta;
-  const T* a;  // (Di, N)
-  const T* bm;
+  View<const T> u, delta, z;  // z.p == nullptr: no gate
+  const T* a;                 // (Di, N)
+  const T* bm;                // (B, N, L)
   const T* cm;
   const T* d;     // or nullptr
-  const T* z;     // or nullptr
   const T* bias;  // or nullptr
   bool softplus;
 };
 
-// Copies rows d0..d0+w of the (Di, L) slab src into the time-major block
-// dst (L x kBlock); src == nullptr fills zeros.
+// Gathers channels d0..d0+w of batch row b into the time-major block dst
+// (L x kBlock); an absent view fills zeros.
 template <typename T>
-void load_block(const T* src, T* dst, const Dims& s, int64_t w) {
-  if (src == nullptr) {
+void load_block(const View<const T>& v, int64_t b, int64_t d0, T* dst,
+                const Dims& s, int64_t w) {
+  if (v.p == nullptr) {
     std::fill(dst, dst + s.L * kBlock, T(0));
     return;
   }
-  for (int64_t j = 0; j < w; ++j)
-    for (int64_t t = 0; t < s.L; ++t) dst[t * kBlock + j] = src[j * s.L + t];
+  const T* src = v.at(b, d0);
+  if (v.sd == 1) {  // channels contiguous: one row per time step
+    for (int64_t t = 0; t < s.L; ++t)
+      for (int64_t j = 0; j < w; ++j) dst[t * kBlock + j] = src[t * v.st + j];
+  } else {
+    for (int64_t j = 0; j < w; ++j)
+      for (int64_t t = 0; t < s.L; ++t)
+        dst[t * kBlock + j] = src[j * v.sd + t * v.st];
+  }
 }
 
 template <typename T>
-void store_block(const T* src, T* dst, const Dims& s, int64_t w) {
-  for (int64_t j = 0; j < w; ++j)
-    for (int64_t t = 0; t < s.L; ++t) dst[j * s.L + t] = src[t * kBlock + j];
+void store_block(const T* src, const View<T>& v, int64_t b, int64_t d0,
+                 const Dims& s, int64_t w) {
+  T* dst = v.at(b, d0);
+  if (v.sd == 1) {
+    for (int64_t t = 0; t < s.L; ++t)
+      for (int64_t j = 0; j < w; ++j) dst[t * v.st + j] = src[t * kBlock + j];
+  } else {
+    for (int64_t j = 0; j < w; ++j)
+      for (int64_t t = 0; t < s.L; ++t)
+        dst[j * v.sd + t * v.st] = src[t * kBlock + j];
+  }
+}
+
+// A (B, Di, L) tensor stored as (B, L, Di): what the output projection reads.
+torch::Tensor channels_last_like(const torch::Tensor& u) {
+  return torch::empty({u.size(0), u.size(2), u.size(1)}, u.options())
+      .transpose(1, 2);
 }
 
 // The block's step sizes: raw = delta + bias, dt = softplus(raw) or raw.
 template <typename T>
 void step_sizes(const Inputs<T>& in, const Dims& s, int64_t b, int64_t d0,
                 int64_t w, T* raw, T* dt) {
-  load_block(in.delta + (b * s.Di + d0) * s.L, raw, s, w);
+  load_block(in.delta, b, d0, raw, s, w);
   for (int64_t t = 0; t < s.L; ++t)
     for (int64_t j = 0; j < w; ++j) {
       T v = raw[t * kBlock + j] + (in.bias ? in.bias[d0 + j] : T(0));
@@ -202,23 +245,23 @@ void load_a(const Inputs<T>& in, const Dims& s, int64_t d0, int64_t w,
 
 template <typename T>
 void forward_block(const Inputs<T>& in, const Dims& s, int64_t b, int64_t d0,
-                   int64_t w, Scratch<T>& sc, T* out, T* h_last) {
+                   int64_t w, Scratch<T>& sc, const View<T>& out, T* h_last) {
   step_sizes(in, s, b, d0, w, sc.raw.data(), sc.dt.data());
-  load_block(in.u + (b * s.Di + d0) * s.L, sc.u.data(), s, w);
+  load_block(in.u, b, d0, sc.u.data(), s, w);
   load_a(in, s, d0, w, sc);
   if (w == kBlock)
     recur<T, true, false>(in, s, b, w, sc);
   else
     recur<T, false, false>(in, s, b, w, sc);
-  if (in.z) load_block(in.z + (b * s.Di + d0) * s.L, sc.z.data(), s, w);
+  if (in.z.p) load_block(in.z, b, d0, sc.z.data(), s, w);
   for (int64_t t = 0; t < s.L; ++t)
     for (int64_t j = 0; j < w; ++j) {
       const int64_t i = t * kBlock + j;
       T v = sc.y[i] + (in.d ? in.d[d0 + j] * sc.u[i] : T(0));
-      if (in.z) v *= sc.z[i] * sigmoid(sc.z[i]);
+      if (in.z.p) v *= sc.z[i] * sigmoid(sc.z[i]);
       sc.g[i] = v;
     }
-  store_block(sc.g.data(), out + (b * s.Di + d0) * s.L, s, w);
+  store_block(sc.g.data(), out, b, d0, s, w);
   for (int64_t j = 0; j < w; ++j)
     for (int64_t n = 0; n < s.N; ++n)
       h_last[(b * s.Di + d0 + j) * s.N + n] = sc.states[n * kBlock + j];
@@ -307,24 +350,24 @@ void sum_over_time(const T* a, const T* b, const Dims& s, int64_t w, T* out) {
 }
 
 template <typename T>
-void backward_block(const Inputs<T>& in, const Dims& s, const T* d_out,
-                    const T* d_last, int64_t b, int64_t d0, int64_t w,
-                    Scratch<T>& sc, T* d_u, T* d_delta, T* d_z, T* d_a,
+void backward_block(const Inputs<T>& in, const Dims& s,
+                    const View<const T>& d_out, const T* d_last, int64_t b,
+                    int64_t d0, int64_t w, Scratch<T>& sc, const View<T>& d_u,
+                    const View<T>& d_delta, const View<T>& d_z, T* d_a,
                     T* d_bm, T* d_cm, T* d_d_rows, T* d_bias_rows) {
   step_sizes(in, s, b, d0, w, sc.raw.data(), sc.dt.data());
-  load_block(in.u + (b * s.Di + d0) * s.L, sc.u.data(), s, w);
+  load_block(in.u, b, d0, sc.u.data(), s, w);
   load_a(in, s, d0, w, sc);
   if (w == kBlock)
     recur<T, true, true>(in, s, b, w, sc);
   else
     recur<T, false, true>(in, s, b, w, sc);
   // dL/dy before the gate: d_out * silu(z); dL/dz from y' = y + D u.
-  const int64_t slab = (b * s.Di + d0) * s.L;
-  load_block(d_out ? d_out + slab : nullptr, sc.g.data(), s, w);
-  if (in.z) {
+  load_block(d_out, b, d0, sc.g.data(), s, w);
+  if (in.z.p) {
     // sc.z is free until the reverse scan; it holds z, then dL/dz.
     T* zs = sc.z.data();
-    load_block(in.z + slab, zs, s, w);
+    load_block(in.z, b, d0, zs, s, w);
     for (int64_t t = 0; t < s.L; ++t)
       for (int64_t j = 0; j < w; ++j) {
         const int64_t i = t * kBlock + j;
@@ -333,7 +376,7 @@ void backward_block(const Inputs<T>& in, const Dims& s, const T* d_out,
         zs[i] = sc.g[i] * y_full * sig * (T(1) + zv * (T(1) - sig));
         sc.g[i] *= zv * sig;
       }
-    store_block(zs, d_z + slab, s, w);
+    store_block(zs, d_z, b, d0, s, w);
   }
   if (in.d) sum_over_time(sc.g.data(), sc.u.data(), s, w, d_d_rows + b * s.Di + d0);
   for (int64_t n = 0; n < s.N; ++n)
@@ -356,8 +399,8 @@ void backward_block(const Inputs<T>& in, const Dims& s, const T* d_out,
     }
   if (in.bias)
     sum_over_time<T>(sc.y.data(), nullptr, s, w, d_bias_rows + b * s.Di + d0);
-  store_block(sc.y.data(), d_delta + slab, s, w);
-  store_block(sc.z.data(), d_u + slab, s, w);
+  store_block(sc.y.data(), d_delta, b, d0, s, w);
+  store_block(sc.z.data(), d_u, b, d0, s, w);
 }
 
 template <typename T>
@@ -367,13 +410,13 @@ Inputs<T> inputs_of(const torch::Tensor& u, const torch::Tensor& delta,
                     const std::optional<torch::Tensor>& d,
                     const std::optional<torch::Tensor>& z,
                     const std::optional<torch::Tensor>& bias, bool sp) {
-  return Inputs<T>{u.data_ptr<T>(),
-                   delta.data_ptr<T>(),
+  return Inputs<T>{in_view<T>(u),
+                   in_view<T>(delta),
+                   in_view<T>(z),
                    a.data_ptr<T>(),
                    bm.data_ptr<T>(),
                    cm.data_ptr<T>(),
                    d ? d->data_ptr<T>() : nullptr,
-                   z ? z->data_ptr<T>() : nullptr,
                    bias ? bias->data_ptr<T>() : nullptr,
                    sp};
 }
@@ -384,11 +427,11 @@ std::vector<torch::Tensor> scan_forward(
     std::optional<torch::Tensor> z, std::optional<torch::Tensor> bias,
     bool softplus) {
   const Dims s{u.size(0), u.size(1), u.size(2), a.size(1)};
-  auto out = torch::empty_like(u);
+  auto out = channels_last_like(u);
   auto h_last = torch::empty({s.B, s.Di, s.N}, u.options());
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "maat_scan_forward", [&] {
     const auto in = inputs_of<scalar_t>(u, delta, a, bm, cm, d, z, bias, softplus);
-    auto* p_out = out.data_ptr<scalar_t>();
+    const auto v_out = out_view<scalar_t>(out);
     auto* p_h = h_last.data_ptr<scalar_t>();
     const int64_t blocks = (s.Di + kBlock - 1) / kBlock;
     at::parallel_for(0, s.B * blocks, 1, [&](int64_t begin, int64_t end) {
@@ -396,7 +439,7 @@ std::vector<torch::Tensor> scan_forward(
       Scratch<scalar_t> sc(s, false);
       for (int64_t i = begin; i < end; ++i) {
         const int64_t b = i / blocks, d0 = (i % blocks) * kBlock;
-        forward_block(in, s, b, d0, std::min(kBlock, s.Di - d0), sc, p_out,
+        forward_block(in, s, b, d0, std::min(kBlock, s.Di - d0), sc, v_out,
                       p_h);
       }
     });
@@ -411,9 +454,9 @@ std::vector<torch::Tensor> scan_backward(
     std::optional<torch::Tensor> z, std::optional<torch::Tensor> bias,
     bool softplus) {
   const Dims s{u.size(0), u.size(1), u.size(2), a.size(1)};
-  auto d_u = torch::empty_like(u);
-  auto d_delta = torch::empty_like(delta);
-  auto d_z = z ? torch::empty_like(*z) : torch::Tensor();
+  auto d_u = channels_last_like(u);
+  auto d_delta = channels_last_like(u);
+  auto d_z = z ? channels_last_like(u) : torch::Tensor();
   auto d_bm = torch::zeros_like(bm);
   auto d_cm = torch::zeros_like(cm);
   // Per batch row, summed in order afterwards: no race, and the sums do not
@@ -423,9 +466,11 @@ std::vector<torch::Tensor> scan_backward(
   auto d_bias_rows = torch::zeros({s.B, s.Di}, u.options());
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "maat_scan_backward", [&] {
     const auto in = inputs_of<scalar_t>(u, delta, a, bm, cm, d, z, bias, softplus);
-    const scalar_t* p_dout = d_out ? d_out->data_ptr<scalar_t>() : nullptr;
+    const auto v_dout = in_view<scalar_t>(d_out);
     const scalar_t* p_dlast = d_last ? d_last->data_ptr<scalar_t>() : nullptr;
-    scalar_t* p_dz = z ? d_z.data_ptr<scalar_t>() : nullptr;
+    const auto v_du = out_view<scalar_t>(d_u);
+    const auto v_ddelta = out_view<scalar_t>(d_delta);
+    const auto v_dz = out_view<scalar_t>(d_z);
     const int64_t blocks = (s.Di + kBlock - 1) / kBlock;
     // Parallel over batch rows only: the blocks of one row add into that
     // row's dB and dC, one after another.
@@ -435,10 +480,9 @@ std::vector<torch::Tensor> scan_backward(
       for (int64_t b = begin; b < end; ++b)
         for (int64_t blk = 0; blk < blocks; ++blk) {
           const int64_t d0 = blk * kBlock;
-          backward_block(in, s, p_dout, p_dlast, b, d0,
-                         std::min(kBlock, s.Di - d0), sc,
-                         d_u.data_ptr<scalar_t>(), d_delta.data_ptr<scalar_t>(),
-                         p_dz, d_a_rows.data_ptr<scalar_t>(),
+          backward_block(in, s, v_dout, p_dlast, b, d0,
+                         std::min(kBlock, s.Di - d0), sc, v_du, v_ddelta, v_dz,
+                         d_a_rows.data_ptr<scalar_t>(),
                          d_bm.data_ptr<scalar_t>(), d_cm.data_ptr<scalar_t>(),
                          d_d_rows.data_ptr<scalar_t>(),
                          d_bias_rows.data_ptr<scalar_t>());

@@ -615,9 +615,10 @@ class _SelectiveScanFn(torch.autograd.Function):
 class _CompiledScanFn(torch.autograd.Function):
     """The whole selective scan in the compiled CPU kernel (``_cpu_kernel.cpp``).
 
-    The kernel reads and writes the caller's (B, Di, L) layout and applies the
-    bias, softplus, ``D`` and gate itself; its backward recomputes the states.
-    Only the inputs, cast to the compute dtype, are saved.
+    The kernel reads (B, Di, L) inputs with any strides, writes (B, Di, L)
+    views of (B, L, Di) storage, and applies the bias, softplus, ``D`` and
+    gate itself; its backward recomputes the states. Only the inputs, cast
+    to the compute dtype, are saved.
     """
 
     @staticmethod
@@ -638,7 +639,7 @@ class _CompiledScanFn(torch.autograd.Function):
         inputs = [next(saved) if present else None for present in ctx.present]
         dtype = inputs[0].dtype
         if d_out is not None:
-            d_out = d_out.to(dtype).contiguous()
+            d_out = d_out.to(dtype)
         if d_last is not None:
             d_last = d_last.to(dtype).contiguous()
         grads = load_cpu_kernel().scan_backward(d_out, d_last, *inputs, ctx.softplus)
@@ -650,11 +651,16 @@ class _CompiledScanFn(torch.autograd.Function):
 
 
 def _compiled_inputs(u, delta, A, B, C, D, z, delta_bias):
-    """The kernel's inputs: contiguous, in the compute dtype (None stays None)."""
+    """The kernel's inputs in the compute dtype (None stays None).
+
+    ``u``, ``delta`` and ``z`` keep their strides (the kernel reads any);
+    the small ``A``, ``B``, ``C``, ``D`` and bias are made contiguous.
+    """
     dtype = _compute_dtype(u, delta, A, B, C, D, z, delta_bias)
+    strided = (True, True, False, False, False, False, True, False)
     return [
-        None if t is None else t.to(dtype).contiguous()
-        for t in (u, delta, A, B, C, D, z, delta_bias)
+        None if t is None else (t.to(dtype) if keep else t.to(dtype).contiguous())
+        for t, keep in zip((u, delta, A, B, C, D, z, delta_bias), strided, strict=True)
     ]
 
 

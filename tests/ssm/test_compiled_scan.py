@@ -193,3 +193,19 @@ def test_pickle_loads_on_a_machine_without_the_kernel(monkeypatch):
     np.testing.assert_allclose(
         restored.anomaly_score(X), expected, rtol=1e-4, atol=1e-6
     )
+
+
+def test_build_name_depends_on_the_cpu(monkeypatch):
+    """Machines sharing an extension directory must not load each other's build."""
+    here = cpu._cpu_digest()
+    assert here == cpu._cpu_digest() and len(here) == 12
+    monkeypatch.setattr(cpu.platform, "processor", lambda: "another-cpu")
+    monkeypatch.setattr(cpu.platform, "machine", lambda: "another-arch")
+    monkeypatch.setattr("builtins.open", _cpuinfo("model name : Other CPU\n"))
+    assert cpu._cpu_digest() != here
+
+
+def _cpuinfo(text):
+    import io
+
+    return lambda *args, **kwargs: io.StringIO(text)

@@ -7,14 +7,19 @@ use, which needs a C++ compiler (``g++`` or ``clang++``) and ``ninja``; the
 build (about a minute) is cached in torch's extension directory
 (``$TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``), so later
 processes load it in a second. It is built for the vector units of the
-machine that builds it (``-march=native``); set ``MAAT_CPU_KERNEL_PORTABLE``
-when one extension directory serves different machines. Like the fused CUDA
+machine that builds it (``-march=native``), under a name that includes a
+digest of the CPU's model and feature flags, so that machines sharing one
+extension directory (a home directory on a cluster) each build their own
+instead of loading one built for another CPU; ``MAAT_CPU_KERNEL_PORTABLE``
+builds without ``-march=native`` instead. Like the fused CUDA
 import, a failure is remembered rather than raised, and reported by
 :func:`cpu_kernel_error`.
 """
 
+import hashlib
 import logging
 import os
+import platform
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -35,6 +40,21 @@ _module = _UNSET
 _error = None
 
 
+def _cpu_digest():
+    """Short digest of this CPU's model and instruction-set flags."""
+    description = platform.machine() + platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith(("model name", "flags", "Features")):
+                    description += line
+                if line.strip() == "":  # the first processor is enough
+                    break
+    except OSError:  # not Linux: the platform strings above have to do
+        pass
+    return hashlib.sha256(description.encode()).hexdigest()[:12]
+
+
 def load_cpu_kernel():
     """Build (once per machine) and import the compiled CPU scan, or None.
 
@@ -50,11 +70,13 @@ def load_cpu_kernel():
             from torch.utils.cpp_extension import load
 
             flags = list(_CFLAGS)
+            name = "maat_selective_scan_cpu"
             if os.environ.get("MAAT_CPU_KERNEL_PORTABLE") is None:
                 # Built on the machine that runs it: use its vector units.
                 flags.append("-march=native")
+                name += "_" + _cpu_digest()
             _module = load(
-                name="maat_selective_scan_cpu",
+                name=name,
                 sources=[str(_SOURCE)],
                 extra_cflags=flags,
                 extra_ldflags=["-fopenmp"],

@@ -33,9 +33,9 @@ class StreamScorer:
 
     Create it with :meth:`MAATDetector.stream`. The state that changes --
     the context rows, the last scores before smoothing and a row counter --
-    is small: ``get_state()`` returns
-    it for checkpointing, and ``detector.stream(state=...)`` resumes. The
-    object itself also pickles (with its detector).
+    is small: ``get_state()`` returns it for checkpointing, and
+    ``detector.stream(state=...)`` resumes. The object itself also pickles
+    (with its detector).
 
     Parameters
     ----------

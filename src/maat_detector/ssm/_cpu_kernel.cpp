@@ -243,16 +243,24 @@ void load_a(const Inputs<T>& in, const Dims& s, int64_t d0, int64_t w,
       sc.a[n * kBlock + j] = in.a[(d0 + j) * s.N + n];
 }
 
-template <typename T>
-void forward_block(const Inputs<T>& in, const Dims& s, int64_t b, int64_t d0,
-                   int64_t w, Scratch<T>& sc, const View<T>& out, T* h_last) {
+// Gathers a block's inputs and runs its recurrence (see recur): the part
+// the forward and the backward (which recomputes, keeping every state) share.
+template <typename T, bool kKeep>
+void scan_block(const Inputs<T>& in, const Dims& s, int64_t b, int64_t d0,
+                int64_t w, Scratch<T>& sc) {
   step_sizes(in, s, b, d0, w, sc.raw.data(), sc.dt.data());
   load_block(in.u, b, d0, sc.u.data(), s, w);
   load_a(in, s, d0, w, sc);
   if (w == kBlock)
-    recur<T, true, false>(in, s, b, w, sc);
+    recur<T, true, kKeep>(in, s, b, w, sc);
   else
-    recur<T, false, false>(in, s, b, w, sc);
+    recur<T, false, kKeep>(in, s, b, w, sc);
+}
+
+template <typename T>
+void forward_block(const Inputs<T>& in, const Dims& s, int64_t b, int64_t d0,
+                   int64_t w, Scratch<T>& sc, const View<T>& out, T* h_last) {
+  scan_block<T, false>(in, s, b, d0, w, sc);
   if (in.z.p) load_block(in.z, b, d0, sc.z.data(), s, w);
   for (int64_t t = 0; t < s.L; ++t)
     for (int64_t j = 0; j < w; ++j) {
@@ -355,13 +363,7 @@ void backward_block(const Inputs<T>& in, const Dims& s,
                     int64_t d0, int64_t w, Scratch<T>& sc, const View<T>& d_u,
                     const View<T>& d_delta, const View<T>& d_z, T* d_a,
                     T* d_bm, T* d_cm, T* d_d_rows, T* d_bias_rows) {
-  step_sizes(in, s, b, d0, w, sc.raw.data(), sc.dt.data());
-  load_block(in.u, b, d0, sc.u.data(), s, w);
-  load_a(in, s, d0, w, sc);
-  if (w == kBlock)
-    recur<T, true, true>(in, s, b, w, sc);
-  else
-    recur<T, false, true>(in, s, b, w, sc);
+  scan_block<T, true>(in, s, b, d0, w, sc);
   // dL/dy before the gate: d_out * silu(z); dL/dz from y' = y + D u.
   load_block(d_out, b, d0, sc.g.data(), s, w);
   if (in.z.p) {

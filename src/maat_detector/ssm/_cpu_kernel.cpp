@@ -191,9 +191,9 @@ struct Scratch {
         a(s.N * kBlock) {}
 };
 
-// The recurrence over a block. With keep_states, states[t] and decays[t]
-// hold h_t and exp(dt_t A) for every t (backward); else states is one h.
-// Writes y (before D and the gate) into sc.y.
+// The recurrence over a block. With kKeep, states[t] and decays[t] hold h_t
+// and exp(dt_t A) for every t (the backward's recomputation); else states
+// is one h. Writes y (before D and the gate) into sc.y.
 template <typename T, bool kFull, bool kKeep>
 void recur(const Inputs<T>& in, const Dims& s, int64_t b, int64_t w_tail,
            Scratch<T>& sc) {

@@ -11,6 +11,17 @@ evaluate. Usage::
 
 ``--tuning-set`` runs the entities named in docs/quality.rst as the tuning
 set (several datasets); an entity may also be given as ``DATASET:NAME``.
+
+``--smoothing-widths`` and ``--trailing-widths`` add the detector's own
+unsmoothed score (``anomaly_score`` with ``score_smoothing=1``) averaged over
+that many centred or trailing rows (``moving_mean``), the measurement that
+chose ``score_smoothing``::
+
+    python benchmarks/score_ablation.py --entities \
+        UCR:135_UCR_Anomaly_InternalBleeding16_1200_4187_4199 \
+        NAB:artificialWithAnomaly__art_daily_flatmiddle \
+        NAB:artificialWithAnomaly__art_daily_jumpsup \
+        --smoothing-widths 1 17 25 33 41 51 67 --trailing-widths 10 25 50 100
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ import numpy as np
 from maat_detector import MAATDetector, metrics
 from maat_detector.cli import _parse_override
 from maat_detector.datasets import list_entities, load_benchmark_entity
+from maat_detector.windowing import moving_mean
 
 sys.path.insert(0, str(Path(__file__).parent))
 from run import MAAT_QUICK  # noqa: E402
@@ -88,6 +100,8 @@ def main():
     parser.add_argument("--tuning-set", action="store_true")
     parser.add_argument("--set", nargs="*", default=[], help="KEY=VALUE overrides")
     parser.add_argument("--score-steps", nargs="*", type=int, default=[10])
+    parser.add_argument("--smoothing-widths", nargs="*", type=int, default=[])
+    parser.add_argument("--trailing-widths", nargs="*", type=int, default=[])
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     data_dir = Path(
@@ -127,7 +141,18 @@ def main():
                 det.device_,
                 per_channel=True,
             )
-            for name, score in variants(test, cal).items():
+            scores = variants(test, cal)
+            if args.smoothing_widths or args.trailing_widths:
+                smoothing = det.score_smoothing
+                raw = det.set_params(score_smoothing=1).anomaly_score(data.test)
+                det.set_params(score_smoothing=smoothing)
+                for width in args.smoothing_widths:
+                    scores[f"detector_centred_{width}"] = moving_mean(raw, width)
+                for width in args.trailing_widths:
+                    scores[f"detector_trailing_{width}"] = moving_mean(
+                        raw, width, centered=False
+                    )
+            for name, score in scores.items():
                 rows.append(
                     dict(
                         dataset=dataset,

@@ -545,6 +545,11 @@ def _forward_time_major(u, delta, A, B, C, D, z, delta_bias, softplus, chunk):
     return out, h_last, saved
 
 
+def _dtypes(*tensors):
+    """Each input's dtype (None for an absent one): what its gradient is cast to."""
+    return [None if t is None else t.dtype for t in tensors]
+
+
 class _SelectiveScanFn(torch.autograd.Function):
     """The whole selective scan with a hand-written backward.
 
@@ -562,8 +567,7 @@ class _SelectiveScanFn(torch.autograd.Function):
         ctx.save_for_backward(*saved, D if D is None else D.to(dtype))
         ctx.chunk = chunk
         ctx.softplus = softplus
-        ctx.dtypes = [None if t is None else t.dtype for t in (u, delta, A, B, C)]
-        ctx.dtypes += [None if t is None else t.dtype for t in (D, z, delta_bias)]
+        ctx.dtypes = _dtypes(u, delta, A, B, C, D, z, delta_bias)
         ctx.set_materialize_grads(False)
         return _from_time_major(out, u.dtype), h_last.transpose(1, 2).contiguous()
 
@@ -628,8 +632,7 @@ class _CompiledScanFn(torch.autograd.Function):
         ctx.save_for_backward(*(t for t in inputs if t is not None))
         ctx.present = [t is not None for t in inputs]
         ctx.softplus = softplus
-        ctx.dtypes = [None if t is None else t.dtype for t in (u, delta, A, B, C)]
-        ctx.dtypes += [None if t is None else t.dtype for t in (D, z, delta_bias)]
+        ctx.dtypes = _dtypes(u, delta, A, B, C, D, z, delta_bias)
         ctx.set_materialize_grads(False)
         return out.to(u.dtype), h_last
 

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import thresholds
+from ._memory import reusing_freed_memory
 from ._validation import (
     PARAMETER_CONSTRAINTS,
     PARAMETERS_ADDED_LATER,
@@ -417,6 +418,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             self.__dict__.update(before)
             raise
 
+    @reusing_freed_memory()
     def _fit(self, X):
         self._validate_params()
         check_cross_parameters(self)
@@ -875,6 +877,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         return moving_mean(scores, self._smoothing_width(X.shape[1]) if smooth else 1)
 
     @torch.inference_mode()
+    @reusing_freed_memory()
     def _components(
         self,
         model,

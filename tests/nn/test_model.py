@@ -5,6 +5,8 @@ import torch
 
 from maat_detector.nn import MAAT, MAATConfig, MambaBlock, minimax_loss, point_scores
 from maat_detector.nn.attention import EPS, prior_parts
+from maat_detector.ssm import selective_scan_ref
+from maat_detector.ssm._cpu import load_cpu_kernel
 
 
 def tiny_config(**overrides):
@@ -240,6 +242,50 @@ def test_mamba_is_causal():
     x2[:, 6:] += 1.0
     assert torch.allclose(block(x2)[:, :6], y[:, :6], atol=1e-6)
     assert not torch.allclose(block(x2)[:, 6:], y[:, 6:])
+
+
+def _textbook_mamba(block, hidden):
+    """Mamba's forward as written in the paper: (B, Di, L) tensors, nn.Conv1d."""
+    length = hidden.shape[1]
+    x, z = block.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)
+    x = torch.nn.functional.silu(block.conv1d(x)[..., :length])
+    dt, b, c = torch.split(
+        block.x_proj(x.transpose(1, 2)),
+        [block.dt_rank, block.d_state, block.d_state],
+        dim=-1,
+    )
+    y = selective_scan_ref(
+        x,
+        block.dt_proj(dt).transpose(1, 2) - block.dt_proj.bias[:, None],
+        -torch.exp(block.A_log),
+        b.transpose(1, 2),
+        c.transpose(1, 2),
+        D=block.D,
+        z=z,
+        delta_bias=block.dt_proj.bias,
+        delta_softplus=True,
+    )
+    return block.out_proj(y.transpose(1, 2))
+
+
+@pytest.mark.parametrize("backend", ["torch", "compiled"])
+def test_mamba_block_matches_textbook_layout(backend):
+    # The block keeps channels contiguous (channels-last convolution, scan
+    # on views); values and every gradient must equal the plain layout's.
+    if backend == "compiled" and load_cpu_kernel() is None:
+        pytest.skip("compiled CPU kernel unavailable (no compiler or ninja)")
+    torch.manual_seed(0)
+    block = MambaBlock(16, d_state=4, scan_backend=backend).double()
+    hidden = torch.randn(3, 9, 16, dtype=torch.float64, requires_grad=True)
+    out = block(hidden)
+    grads = torch.autograd.grad(out.square().sum(), [hidden, *block.parameters()])
+    expected = _textbook_mamba(block, hidden)
+    expected_grads = torch.autograd.grad(
+        expected.square().sum(), [hidden, *block.parameters()]
+    )
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-12)
+    for grad, want in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, want, rtol=1e-9, atol=1e-11)
 
 
 def test_constants_are_buffers_not_parameters():

@@ -79,28 +79,57 @@ class MambaBlock(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """Map (B, L, d_model) to (B, L, d_model)."""
-        length = hidden.shape[1]
-        xz = self.in_proj(hidden).transpose(1, 2)  # (B, 2Di, L)
-        x, z = xz.chunk(2, dim=1)
-        x = F.silu(self.conv1d(x)[..., :length])  # causal: keep the first L
-        x_dbl = self.x_proj(x.transpose(1, 2))  # (B, L, R + 2N)
+        # Channels stay the contiguous axis from in_proj to out_proj: the
+        # convolution and the scan read (B, Di, L) views of (B, L, Di)
+        # tensors and the scan writes one, so no (B, Di, L) <-> (B, L, Di)
+        # transpose is ever copied (at the paper's size they were ~40 ms each,
+        # some 20 per training step).
+        x, z = self.in_proj(hidden).chunk(2, dim=-1)  # (B, L, Di) each
+        x = F.silu(self._causal_conv(x))
+        x_dbl = self.x_proj(x)  # (B, L, R + 2N)
         dt, b_ssm, c_ssm = torch.split(
             x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1
         )
-        delta = (dt @ self.dt_proj.weight.t()).transpose(1, 2)  # (B, Di, L)
+        delta = dt @ self.dt_proj.weight.t()  # (B, L, Di)
         y = selective_scan(
-            x,
-            delta,
-            -torch.exp(self.A_log.float()),
+            x.transpose(1, 2),
+            delta.transpose(1, 2),
+            -torch.exp(_at_least_float32(self.A_log)),
             b_ssm.transpose(1, 2),
             c_ssm.transpose(1, 2),
-            D=self.D.float(),
-            z=z,
-            delta_bias=self.dt_proj.bias.float(),
+            D=_at_least_float32(self.D),
+            z=z.transpose(1, 2),
+            delta_bias=_at_least_float32(self.dt_proj.bias),
             delta_softplus=True,
             backend=self.scan_backend,
         )
-        # Contiguous first: the Linear copies to this layout anyway, and under
-        # bfloat16 autocast a strided input would send it to a batched matmul
-        # that copies the weight once per window.
+        # Contiguous (a no-op for the CPU scans' (B, L, Di) storage): under
+        # bfloat16 autocast a strided input would send the Linear to a
+        # batched matmul that copies the weight once per window.
         return self.out_proj(y.transpose(1, 2).contiguous())
+
+    def _causal_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """Depthwise causal convolution of ``conv1d``'s weights over (B, L, Di).
+
+        Run as a (B, Di, 1, L) 2-D convolution of a view whose channels are
+        the contiguous axis (channels-last), which oneDNN takes without a
+        copy and answers in the same layout; ``nn.Conv1d`` on (B, Di, L)
+        needed both transposes. Forward 17 vs 48 ms, with backward 181 vs
+        302 ms at B 128, L 100, Di 1024, 2 threads.
+        """
+        length = x.shape[1]
+        weight = self.conv1d.weight.unsqueeze(2)  # (Di, 1, 1, K)
+        out = F.conv2d(
+            x.transpose(1, 2).unsqueeze(2),
+            weight,
+            self.conv1d.bias,
+            padding=(0, weight.shape[-1] - 1),
+            groups=weight.shape[0],
+        )
+        return out[..., :length].squeeze(2).transpose(1, 2)  # causal: first L
+
+
+def _at_least_float32(parameter: torch.Tensor) -> torch.Tensor:
+    # The scan's constants in float32 when the block is half precision (as
+    # mamba_ssm does), but never rounded down from float64.
+    return parameter if parameter.dtype == torch.float64 else parameter.float()

@@ -214,6 +214,43 @@ def test_batch_tiles_match_reference(monkeypatch, tile_elements):
         torch.testing.assert_close(g, g_ref, msg=name)
 
 
+@pytest.mark.usefixtures("step_flavour")
+def test_tiles_on_several_threads_match_one_thread_exactly(monkeypatch):
+    # Tiles of 2 batch rows, run on 1, 2 and 3 threads: the same bits, the
+    # reference's values, and the caller's thread count afterwards.
+    monkeypatch.setattr(scan_module, "_TILE_ELEMENTS", 12)
+    x = make_inputs(17, batch=7, d_inner=3, length=12, d_state=2)
+    for v in x.values():
+        v.requires_grad_()
+    w = torch.randn(7, 3, 12)
+    threads = torch.get_num_threads()
+    runs = []
+    try:
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            y, h = selective_scan(
+                **x, delta_softplus=True, return_last_state=True, backend="torch"
+            )
+            grads = torch.autograd.grad((y * w).sum() + h.sum(), list(x.values()))
+            assert torch.get_num_threads() == count
+            runs.append((y, h, *grads))
+    finally:
+        torch.set_num_threads(threads)
+    for one, other in ((runs[0], runs[1]), (runs[0], runs[2])):
+        for a, b in zip(one, other, strict=True):
+            assert torch.equal(a, b)
+    y_ref = selective_scan_ref(**x, delta_softplus=True)
+    torch.testing.assert_close(runs[1][0], y_ref)
+    # Scoring runs under inference mode, which worker threads must share.
+    try:
+        torch.set_num_threads(2)
+        with torch.inference_mode():
+            y_inference = selective_scan(**x, delta_softplus=True, backend="torch")
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(y_inference, runs[0][0])
+
+
 def test_deterministic():
     x = make_inputs(10, length=30)
     for v in x.values():

@@ -40,9 +40,9 @@ choices that make it fast on CPU, each measured with
 All of it is deterministic on CPU: no atomics, fixed reduction order.
 """
 
-import functools
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -338,31 +338,45 @@ class _StepOps:
         return torch.bmm(x, w.unsqueeze(-1), out=out)
 
 
-def _single_threaded(func):
-    """Run ``func`` with one torch thread, restoring the count afterwards.
+def _for_each_tile(tiles, work, device):
+    """Call ``work(b0, b1)`` for every batch tile, tiles spread over threads.
 
     The step loops issue thousands of tiny ops; with several OpenMP threads
     each op pays a fork/join, and on a busy machine the spin-waiting threads
-    make the loop 5-100x slower than on one thread (benchmarks/speed.py, the
-    speed issue). The large ops around the loops keep all threads.
+    made the loop 5-100x slower than on one thread (benchmarks/speed.py, the
+    speed issue). So every op runs on one thread, and the torch thread
+    budget is spent on tiles instead: up to ``torch.get_num_threads()``
+    Python threads take every k-th tile (the ops release the GIL). A tile
+    is computed by one thread from start to end into its own slices, so the
+    results do not depend on the number of threads.
     """
+    if device.type != "cpu":
+        for b0, b1 in tiles:
+            work(b0, b1)
+        return
+    threads = torch.get_num_threads()
+    workers = min(threads, len(tiles))
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        threads = torch.get_num_threads()
-        on_cuda = any(isinstance(a, torch.Tensor) and a.is_cuda for a in args)
-        if threads == 1 or on_cuda:
-            return func(*args, **kwargs)
-        torch.set_num_threads(1)
-        try:
-            return func(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
+    # Grad and inference mode are per thread too: the workers take the caller's.
+    modes = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
 
-    return wrapper
+    def run(first):
+        torch.set_num_threads(1)  # OpenMP's count is per calling thread
+        with torch.set_grad_enabled(modes[0]), torch.inference_mode(modes[1]):
+            for b0, b1 in tiles[first::workers]:
+                work(b0, b1)
+
+    try:
+        if workers <= 1:
+            run(0)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="maat-scan") as pool:
+                for future in [pool.submit(run, w) for w in range(workers)]:
+                    future.result()
+    finally:
+        torch.set_num_threads(threads)  # MKL's count is process-wide
 
 
-@_single_threaded
 def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
     """Run the recurrence; return y (L, B, Di), h_last (B, N, Di), saved states.
 
@@ -381,15 +395,13 @@ def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
     if chunk is not None:
         starts = u.new_empty(-(-length // chunk), batch, d_state, d_inner)
     drive = delta * u  # Δ_t u_t, (L, B, Di)
-    tiles = _batch_tiles(u, d_state)
-    decay = u.new_empty(tiles[0][1], d_state, d_inner)
-    scratch = torch.empty_like(decay)
-    for b0, b1 in tiles:
+
+    def scan_tile(b0, b1):
         rows = b1 - b0
-        ops = _StepOps(A_T, rows, scratch[:rows])
+        decay = u.new_empty(rows, d_state, d_inner)
+        ops = _StepOps(A_T, rows, torch.empty_like(decay))
         # Slicing the batch of a time-major tensor keeps every step contiguous.
         h = h_last[b0:b1].zero_()
-        decay_tile = decay[:rows]
         # unbind once: per-step views without per-step indexing overhead.
         delta_t = delta[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
         drive_t = drive[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
@@ -399,13 +411,15 @@ def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
         for t in range(length):
             if starts is not None and t % chunk == 0:
                 starts[t // chunk, b0:b1].copy_(h)
-            ops.decay(delta_t[t], decay_tile)  # exp(Δ_t A)
-            h.mul_(decay_tile).addcmul_(b_t[t], drive_t[t])  # + B_t Δ_t u_t
+            ops.decay(delta_t[t], decay)  # exp(Δ_t A)
+            h.mul_(decay).addcmul_(b_t[t], drive_t[t])  # + B_t Δ_t u_t
             ops.sum_state(c_t[t], h, y_t[t])  # y_t = <C_t, h_t>
+
+    tiles = _batch_tiles(u, d_state)
+    _for_each_tile(tiles, scan_tile, u.device)
     return y, h_last, starts
 
 
-@_single_threaded
 def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
     """Reverse-time scan: gradients w.r.t. delta, A_T, Bm, Cm, u.
 
@@ -427,27 +441,25 @@ def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
     d_B = torch.empty_like(Bm)
     d_C = torch.empty_like(Cm)
     tiles = _batch_tiles(u, d_state)
-    size = tiles[0][1]
-    d_A = u.new_zeros(size, d_state, d_inner)  # summed over rows at the end
-    dh = u.new_empty(size, d_state, d_inner)
-    g = torch.empty_like(dh)
-    scratch = torch.empty_like(dh)
-    d_drive = u.new_empty(size, 1, d_inner)
-    # states[j] = h_{t0+j-1}, decays[j] = exp(Δ_{t0+j} A) within one chunk
-    states = u.new_empty(chunk + 1, size, d_state, d_inner)
-    decays = u.new_empty(chunk, size, d_state, d_inner)
+    # dA per tile, summed in tile order at the end: the same sums whichever
+    # thread ran which tile.
+    d_A = u.new_zeros(len(tiles), tiles[0][1], d_state, d_inner)
 
-    for b0, b1 in tiles:
+    def scan_tile(b0, b1):
         rows = b1 - b0
-        ops = _StepOps(A_T, rows, scratch[:rows])
-        dh_tile, g_tile = dh[:rows], g[:rows]
-        d_a_tile = d_A[:rows]
-        d_drive_tile = d_drive[:rows]
-        d_drive_row = d_drive_tile.squeeze(1)  # (b, Di)
+        dh = u.new_empty(rows, d_state, d_inner)
+        g = torch.empty_like(dh)
+        ops = _StepOps(A_T, rows, torch.empty_like(dh))
+        d_a = d_A[b0 // tiles[0][1], :rows]
+        d_drive = u.new_empty(rows, 1, d_inner)
+        d_drive_row = d_drive.squeeze(1)  # (b, Di)
+        # states[j] = h_{t0+j-1}, decays[j] = exp(Δ_{t0+j} A) within a chunk
+        states = u.new_empty(chunk + 1, rows, d_state, d_inner).unbind(0)
+        decays = u.new_empty(chunk, rows, d_state, d_inner).unbind(0)
         if dh_last is None:
-            dh_tile.zero_()
+            dh.zero_()
         else:
-            dh_tile.copy_(dh_last[b0:b1])
+            dh.copy_(dh_last[b0:b1])
         delta_t = delta[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
         drive_t = drive[:, b0:b1].unsqueeze(2).unbind(0)  # (b, 1, Di)
         drive_flat = drive[:, b0:b1].unbind(0)  # (b, Di)
@@ -461,37 +473,37 @@ def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
         d_c_t = d_C[:, b0:b1].unsqueeze(-1).unbind(0)  # (b, N, 1)
         d_delta_t = d_delta[:, b0:b1].unbind(0)  # (b, Di)
         d_u_t = d_u[:, b0:b1].unbind(0)  # (b, Di)
-        states_tile = states[:, :rows].unbind(0)  # (b, N, Di)
-        decays_tile = decays[:, :rows].unbind(0)  # (b, N, Di)
 
         for t0 in range((len(starts) - 1) * chunk, -1, -chunk):
             t1 = min(t0 + chunk, length)
             # Recompute this chunk's states from its saved start, exactly as
             # the forward computed them.
-            states_tile[0].copy_(starts[t0 // chunk, b0:b1])
+            states[0].copy_(starts[t0 // chunk, b0:b1])
             for t in range(t0, t1):
                 j = t - t0
-                ops.decay(delta_t[t], decays_tile[j])
-                torch.mul(decays_tile[j], states_tile[j], out=states_tile[j + 1])
-                states_tile[j + 1].addcmul_(b_t[t], drive_t[t])
+                ops.decay(delta_t[t], decays[j])
+                torch.mul(decays[j], states[j], out=states[j + 1])
+                states[j + 1].addcmul_(b_t[t], drive_t[t])
             for t in range(t1 - 1, t0 - 1, -1):
                 j = t - t0
                 # y_t = <C_t, h_t>
-                ops.sum_channels(states_tile[j + 1], dy_flat[t], d_c_t[t])
-                dh_tile.addcmul_(c_t[t], dy_row[t])
+                ops.sum_channels(states[j + 1], dy_flat[t], d_c_t[t])
+                dh.addcmul_(c_t[t], dy_row[t])
                 # h_t = ... + B_t (Δ_t u_t)
-                ops.sum_channels(dh_tile, drive_flat[t], d_b_t[t])
-                ops.sum_state(b_flat[t], dh_tile, d_drive_tile)
+                ops.sum_channels(dh, drive_flat[t], d_b_t[t])
+                ops.sum_state(b_flat[t], dh, d_drive)
                 # h_t = exp(Δ_t A) h_{t-1} + ...: carry dh to h_{t-1} first;
                 # then g = carry * h_{t-1} is the gradient w.r.t. Δ_t A.
-                dh_tile.mul_(decays_tile[j])
-                torch.mul(dh_tile, states_tile[j], out=g_tile)
-                d_a_tile.addcmul_(g_tile, delta_t[t])
-                g_tile.mul_(A_T)
-                torch.sum(g_tile, dim=1, out=d_delta_t[t])
+                dh.mul_(decays[j])
+                torch.mul(dh, states[j], out=g)
+                d_a.addcmul_(g, delta_t[t])
+                g.mul_(A_T)
+                torch.sum(g, dim=1, out=d_delta_t[t])
                 d_delta_t[t].addcmul_(d_drive_row, u_t[t])
                 torch.mul(d_drive_row, delta_t[t].squeeze(1), out=d_u_t[t])
-    return d_delta, d_A.sum(0), d_B, d_C, d_u
+
+    _for_each_tile(tiles, scan_tile, u.device)
+    return d_delta, d_A.sum((0, 1)), d_B, d_C, d_u
 
 
 def _to_time_major(t, dtype):

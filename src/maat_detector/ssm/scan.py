@@ -28,7 +28,9 @@ choices that make it fast on CPU, each measured with
 - ``exp(Δ_t A)`` and ``Δ_t B_t u_t`` are formed one step at a time: the
   (B, Di, L, N) tensors of the naive loop never exist.
 - The batch is scanned in tiles whose state is ~512 KiB, so a step's
-  elementwise passes stay in L2 cache.
+  elementwise passes stay in L2 cache. The tiles are spread over
+  ``torch.get_num_threads()`` Python threads, each op single-threaded
+  (forward and backward 1.4-1.6x faster on 2 threads than one tile loop).
 - A hand-written backward (reverse-time scan) instead of autograd through
   L small steps. The forward keeps the state only at chunk starts (every
   ~sqrt(L) steps); the backward recomputes one chunk at a time. Saved

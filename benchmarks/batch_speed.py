@@ -30,24 +30,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 def child(backend, train_steps, score_batches, threads):
     import torch
+    from speed import CHANNELS, WIN, paper_model  # benchmarks/speed.py
 
     from maat_detector._memory import reusing_freed_memory
-    from maat_detector.nn import MAAT, MAATConfig, minimax_loss, window_components
+    from maat_detector.nn import minimax_loss, window_components
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    config = MAATConfig(
-        n_features=25,
-        win_size=100,
-        d_model=512,
-        n_heads=8,
-        e_layers=3,
-        d_ff=512,
-        dropout=0.0,
-        scan_backend=backend,
-    )
-    model = MAAT(config)
-    x = torch.randn(128, 100, 25)
+    model = paper_model(dropout=0.0, scan_backend=backend)
+    x = torch.randn(128, WIN, CHANNELS)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def train():

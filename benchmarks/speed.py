@@ -180,18 +180,25 @@ def matmul_rates(repeats=5):
     return rates
 
 
+def paper_model(**config):
+    """The paper-size network (window 100, d_model 512, 3 layers, 8 heads)."""
+    return MAAT(
+        MAATConfig(
+            n_features=CHANNELS,
+            win_size=WIN,
+            d_model=D_MODEL,
+            n_heads=N_HEADS,
+            e_layers=LAYERS,
+            d_ff=D_FF,
+            **config,
+        )
+    )
+
+
 def count_flops(batch_size):
     """Counted FLOPs per window: forward and training step, both systems."""
     torch.manual_seed(0)
-    config = MAATConfig(
-        n_features=CHANNELS,
-        win_size=WIN,
-        d_model=D_MODEL,
-        n_heads=N_HEADS,
-        e_layers=LAYERS,
-        d_ff=D_FF,
-    )
-    model = MAAT(config)
+    model = paper_model()
     x = torch.randn(batch_size, WIN, CHANNELS)
     flops = {}
     model.eval()
@@ -293,16 +300,7 @@ def child_probe(batch_size, threads):
     """Run in a subprocess: seconds of one training and one scoring batch."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = MAAT(
-        MAATConfig(
-            n_features=CHANNELS,
-            win_size=WIN,
-            d_model=D_MODEL,
-            n_heads=N_HEADS,
-            e_layers=LAYERS,
-            d_ff=D_FF,
-        )
-    )
+    model = paper_model()
     x = torch.randn(batch_size, WIN, CHANNELS)
     out = {}
     for _ in range(2):  # the second pass is the one reported

@@ -578,7 +578,7 @@ def main():
 
 
 def _family(system):
-    """ "maat" or "pyod": whose FLOP counts a system's row uses."""
+    """Whose FLOP counts a system's row uses: "maat" or "pyod"."""
     return "maat" if system.startswith("maat") else "pyod"
 
 

@@ -4,6 +4,7 @@ import resource
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ def faults_of_a_fresh_block():
 
 _FRESH_PROCESS = f"""
 import sys
-sys.path.insert(0, {str(__import__("pathlib").Path(__file__).parent)!r})
+sys.path.insert(0, {str(Path(__file__).parent)!r})
 from test_memory import faults_of_a_fresh_block
 print(min(faults_of_a_fresh_block() for _ in range(3)))
 """

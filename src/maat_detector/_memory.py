@@ -77,12 +77,12 @@ def _glibc():
     return libc
 
 
-def _enter(libc):
+def _start_reusing(libc):
     libc.mallopt(_M_MMAP_MAX, 0)
     libc.mallopt(_M_TRIM_THRESHOLD, _NO_TRIM)
 
 
-def _exit(libc):
+def _stop_reusing(libc):
     libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
     libc.mallopt(_M_MMAP_THRESHOLD, _SETTLED_MMAP_THRESHOLD)
     libc.mallopt(_M_TRIM_THRESHOLD, _SETTLED_TRIM_THRESHOLD)
@@ -104,11 +104,11 @@ def reusing_freed_memory():
     with _lock:
         _depth += 1
         if _depth == 1:
-            _enter(libc)
+            _start_reusing(libc)
     try:
         yield
     finally:
         with _lock:
             _depth -= 1
             if _depth == 0:
-                _exit(libc)
+                _stop_reusing(libc)

@@ -82,8 +82,8 @@ class MambaBlock(nn.Module):
         # Channels stay the contiguous axis from in_proj to out_proj: the
         # convolution and the scan read (B, Di, L) views of (B, L, Di)
         # tensors and the scan writes one, so no (B, Di, L) <-> (B, L, Di)
-        # transpose is ever copied (at the paper's size they were ~40 ms each,
-        # some 20 per training step).
+        # transpose is ever copied (at the paper's size 14 ms each, against 5 ms
+        # for the row-wise copies left; benchmarks/layout_speed.py).
         x, z = self.in_proj(hidden).chunk(2, dim=-1)  # (B, L, Di) each
         x = F.silu(self._causal_conv(x))
         x_dbl = self.x_proj(x)  # (B, L, R + 2N)
@@ -114,8 +114,9 @@ class MambaBlock(nn.Module):
         Run as a (B, Di, 1, L) 2-D convolution of a view whose channels are
         the contiguous axis (channels-last), which oneDNN takes without a
         copy and answers in the same layout; ``nn.Conv1d`` on (B, Di, L)
-        needed both transposes. Forward 17 vs 48 ms, with backward 181 vs
-        302 ms at B 128, L 100, Di 1024, 2 threads.
+        needed both transposes. Forward 25 vs 77 ms, with backward 211 vs
+        344 ms at B 128, L 100, Di 1024, 2 threads
+        (``benchmarks/layout_speed.py``).
         """
         length = x.shape[1]
         weight = self.conv1d.weight.unsqueeze(2)  # (Di, 1, 1, K)

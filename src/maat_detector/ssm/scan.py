@@ -30,7 +30,8 @@ choices that make it fast on CPU, each measured with
 - The batch is scanned in tiles whose state is ~512 KiB, so a step's
   elementwise passes stay in L2 cache. The tiles are spread over
   ``torch.get_num_threads()`` Python threads, each op single-threaded
-  (forward and backward 1.4-1.6x faster on 2 threads than one tile loop).
+  (forward and backward 1.4-1.6x faster on 2 threads than one tile loop;
+  ``benchmarks/scan_speed.py --impls torch --d-state 8 --threads 2``).
 - A hand-written backward (reverse-time scan) instead of autograd through
   L small steps. The forward keeps the state only at chunk starts (every
   ~sqrt(L) steps); the backward recomputes one chunk at a time. Saved
@@ -515,7 +516,7 @@ def _to_time_major(t, dtype):
     )
     if t.device.type != "cpu" or t.stride(1) == 1:
         # A (B, X, L) view of (B, L, X) storage (what the Mamba block passes)
-        # copies row by row: 4 ms at 128x1024x100.
+        # copies row by row: 5 ms at 128x1024x100 (benchmarks/layout_speed.py).
         return out.copy_(t.permute(2, 0, 1))
     # One 2-D transpose per batch row: a single permuted copy of a
     # contiguous (B, X, L) walks the source with a B*X stride and was ~4x
@@ -527,8 +528,8 @@ def _to_time_major(t, dtype):
 
 def _from_time_major(t, dtype):
     # (L, B, X) -> (B, X, L), as a view of (B, L, X) storage: the copy moves
-    # whole rows (a contiguous (B, X, L) result was a 10x slower transpose),
-    # and it is the layout the Mamba block's out_proj reads.
+    # whole rows (a contiguous (B, X, L) result is a transpose, ~3x slower;
+    # benchmarks/layout_speed.py), and it is the layout out_proj reads.
     out = torch.empty(
         (t.shape[1], t.shape[0], t.shape[2]), dtype=dtype, device=t.device
     )
@@ -784,7 +785,9 @@ def selective_scan(
     Returns
     -------
     y : Tensor of shape (B, Di, L)
-        In the dtype of ``u``.
+        In the dtype of ``u``. On the CPU backends a transposed view of
+        (B, L, Di) storage (what a following Linear reads); call
+        ``.contiguous()`` if you need the (B, Di, L) memory layout.
     last_state : Tensor of shape (B, Di, N)
         Only if ``return_last_state``; in the compute dtype (float32 or
         float64). On the pure-PyTorch path gradients flow through it too.

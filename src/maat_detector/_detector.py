@@ -193,13 +193,14 @@ class MAATDetector(OutlierMixin, BaseEstimator):
     nan_policy : {"raise", "interpolate"}, default="raise"
         What to do with NaN in X: raise, or interpolate linearly along time.
     scan_backend : {"auto", "torch", "cuda", "compiled"}, default="auto"
-        Selective-scan implementation: mamba-ssm's fused kernel when installed
-        and the device is CUDA ("auto"), the pure PyTorch scan ("torch"), the
-        fused kernel, failing if absent ("cuda"), or a compiled CPU kernel
-        ("compiled"): built with the machine's C++ compiler and ninja on first
-        use (about a minute, then cached), it fits about 1.5x faster at the
-        paper's size on 2 cores (docs, "Benchmark results").
-        Same function as "torch", to float rounding.
+        Selective-scan implementation. "auto": mamba-ssm's fused kernel when
+        it is installed and the device is CUDA; on the CPU the compiled
+        kernel that ``pip install`` builds when a C++ compiler is present
+        (fit about 1.3x and scoring 1.2x faster than the pure-PyTorch scan
+        at the paper's size on 2 cores; docs, "Benchmark results"); else the
+        pure-PyTorch scan. "torch" always uses the pure-PyTorch scan; "cuda"
+        and "compiled" require their kernel and fail if it is absent.
+        All compute the same function, to float rounding.
     precision : {"float32", "bfloat16"}, default="float32"
         Arithmetic of the network's forward passes, in training and scoring.
         "bfloat16" runs them under :func:`torch.autocast` (CPU or CUDA):
@@ -1035,7 +1036,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
 
             self.device_ = available_device(self.device_)
             self.model_, self.config_ = restore_network(
-                self.config_, model_state, self.device_
+                self.config_, model_state, self.device_, requested=self.scan_backend
             )
             self.scan_backend_ = self.config_.scan_backend
 

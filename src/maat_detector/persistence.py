@@ -173,11 +173,12 @@ def load_detector(path, device=None):
     Notes
     -----
     The fused CUDA scan is used again only on a CUDA device with mamba-ssm
-    installed, the compiled CPU scan only on a CPU where it builds; otherwise
-    the pure-PyTorch scan computes the same function, and ``scan_backend_``
-    says which one runs. The ``device`` and ``scan_backend``
-    parameters are restored as saved, so a later refit asks for what the
-    original fit asked for.
+    installed, the compiled CPU scan only on a CPU install that has it;
+    otherwise the pure-PyTorch scan computes the same function, and
+    ``scan_backend_`` says which one runs. A detector saved with
+    ``scan_backend="auto"`` chooses again on the loading machine. The
+    ``device`` and ``scan_backend`` parameters are restored as saved, so a
+    later refit asks for what the original fit asked for.
     """
     payload = _read_payload(path)
     name = _describe(path)
@@ -488,7 +489,9 @@ def _from_payload(payload, name, device):
             f"cannot build ({exc}). Upgrade maat-detector or save the detector "
             "again."
         ) from exc
-    model, config = restore_network(config, payload["state_dict"], target, name)
+    model, config = restore_network(
+        config, payload["state_dict"], target, name, requested=detector.scan_backend
+    )
 
     for attr, value in fitted.items():
         setattr(detector, attr, value)
@@ -499,12 +502,14 @@ def _from_payload(payload, name, device):
     return detector
 
 
-def restore_network(config, state_dict, device, name=None):
+def restore_network(config, state_dict, device, name=None, requested=None):
     """Rebuild a fitted network on ``device``; shared by ``load`` and unpickling.
 
-    The fused CUDA scan is swapped for the pure-PyTorch one where it cannot
-    run (no CUDA device or no mamba_ssm), so a detector fitted on a GPU scores
-    on a CPU-only machine.
+    With ``requested="auto"`` the scan backend is chosen again for this
+    machine (a detector fitted where the compiled CPU scan was absent uses
+    it where it is present). Otherwise a fused CUDA or compiled CPU scan is
+    swapped for the pure-PyTorch one where it cannot run, so a detector
+    fitted on a GPU scores on a CPU-only machine.
 
     Parameters
     ----------
@@ -514,6 +519,8 @@ def restore_network(config, state_dict, device, name=None):
         From :func:`available_device`.
     name : str, optional
         The file, for error messages on mismatched shapes.
+    requested : str, optional
+        The detector's ``scan_backend`` parameter.
 
     Returns
     -------
@@ -523,9 +530,13 @@ def restore_network(config, state_dict, device, name=None):
         ``config``, with the scan backend actually used.
     """
     from .nn import MAAT
-    from .ssm import fused_scan_available
+    from .ssm import fused_scan_available, resolve_scan_backend
     from .ssm._cpu import load_cpu_kernel
 
+    if requested == "auto":
+        config = dataclasses.replace(
+            config, scan_backend=resolve_scan_backend("auto", device)
+        )
     if config.scan_backend == "cuda" and (
         device.type != "cuda" or not fused_scan_available()
     ):

@@ -273,7 +273,7 @@ def test_mamba_block_matches_textbook_layout(backend):
     # The block keeps channels contiguous (channels-last convolution, scan
     # on views); values and every gradient must equal the plain layout's.
     if backend == "compiled" and load_cpu_kernel() is None:
-        pytest.skip("compiled CPU kernel unavailable (no compiler or ninja)")
+        pytest.skip("compiled CPU kernel unavailable (installed without a compiler)")
     torch.manual_seed(0)
     block = MambaBlock(16, d_state=4, scan_backend=backend).double()
     hidden = torch.randn(3, 9, 16, dtype=torch.float64, requires_grad=True)

@@ -1,9 +1,12 @@
 """The compiled CPU scan kernel (``backend="compiled"``) against the PyTorch scan.
 
-The kernel is built on first use; where this machine cannot build it (no C++
-compiler or ninja) the kernel tests skip and the fallback tests still run.
+The kernel is built when the package is installed; where it was installed
+without a C++ compiler the kernel tests skip and the fallback tests still run
+(and ``test_kernel_is_built_where_a_compiler_exists`` fails where one exists).
 """
 
+import logging
+import pickle
 import shutil
 
 import numpy as np
@@ -153,24 +156,113 @@ def test_detector_with_the_compiled_scan_scores_as_with_pytorch():
 
 
 @pytest.mark.skipif(
-    not (shutil.which("ninja") and (shutil.which("c++") or shutil.which("g++"))),
-    reason="no C++ compiler or ninja on this machine",
+    not any(shutil.which(c) for c in ("c++", "g++", "clang++", "cl")),
+    reason="no C++ compiler on this machine",
 )
-def test_kernel_builds_where_a_compiler_and_ninja_exist():
-    """A broken kernel source must fail here, not skip every kernel test."""
+def test_kernel_is_built_where_a_compiler_exists():
+    """A kernel that fails to compile must fail here, not skip every kernel test."""
     assert cpu.load_cpu_kernel() is not None, cpu.cpu_kernel_error()
 
 
-def _pretend_build_failed(monkeypatch):
-    monkeypatch.setattr(cpu, "_module", None)
-    monkeypatch.setattr(cpu, "_error", "RuntimeError: Ninja is required")
+@pytest.mark.parametrize("variant", cpu.supported_variants() or ["none built"])
+def test_every_variant_this_cpu_runs_matches_the_pytorch_scan(variant, monkeypatch):
+    if variant == "none built":
+        pytest.skip(f"compiled CPU scan unavailable: {cpu.cpu_kernel_error()}")
+    monkeypatch.setattr(cpu, "_kernel", cpu.load_variant(variant))
+    ins = inputs(7, length=37)
+    for a, b in zip(
+        outputs_and_grads("compiled", ins), outputs_and_grads("torch", ins), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    ins = inputs(8, batch=2, d_inner=64, length=50, d_state=8, dtype=torch.float32)
+    for a, b in zip(
+        outputs_and_grads("compiled", ins), outputs_and_grads("torch", ins), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_unbuildable_kernel_says_what_to_install(monkeypatch):
-    _pretend_build_failed(monkeypatch)
-    with pytest.raises(ImportError, match=r"Ninja is required.*C\+\+ compiler"):
+@needs_kernel
+def test_the_kernel_leaves_subnormal_floats_alone():
+    """Neither loading the library nor a scan may set flush-to-zero for the process.
+
+    A shared library linked with -ffast-math would, through crtfastmath.
+    """
+    for variant in cpu.supported_variants():
+        cpu.load_variant(variant)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # the scan runs on this thread
+        selective_scan(*[t.detach() for t in inputs(9)], backend="compiled")
+    finally:
+        torch.set_num_threads(threads)
+    tiny = np.array([1e-38], dtype=np.float32) / np.float32(10)
+    assert tiny[0] > 0
+
+
+@needs_kernel
+def test_auto_uses_the_compiled_kernel_on_the_cpu():
+    assert resolve_scan_backend("auto", "cpu") == "compiled"
+    assert MAATDetector(**TINY).fit(sinusoids(100)).scan_backend_ == "compiled"
+
+
+def test_auto_falls_back_to_the_pytorch_scan_without_the_kernel(monkeypatch, caplog):
+    _pretend_not_built(monkeypatch)
+    with caplog.at_level(logging.INFO, logger="maat_detector.ssm.scan"):
+        assert resolve_scan_backend("auto", "cpu") == "torch"
+    assert "no baseline build" in caplog.text and "C++ compiler" in caplog.text
+    detector = MAATDetector(**TINY).fit(sinusoids(100))
+    assert detector.scan_backend_ == "torch"
+    assert np.isfinite(detector.score_samples(sinusoids(100))).all()
+
+
+@needs_kernel
+def test_a_variant_this_cpu_lacks_is_refused(monkeypatch):
+    class OldCpu:
+        def maat_cpu_level(self):
+            return 0
+
+    with pytest.raises(ValueError, match="unknown kernel variant 'avx9'"):
+        cpu.load_variant("avx9")
+    monkeypatch.setattr(cpu, "_open", lambda variant: OldCpu())
+    with pytest.raises(ValueError, match="cannot run the avx2 kernel"):
+        cpu.load_variant("avx2")
+
+
+@needs_kernel
+def test_environment_variable_picks_the_variant(monkeypatch):
+    monkeypatch.setattr(cpu, "_kernel", cpu._UNSET)
+    monkeypatch.setenv("MAAT_CPU_KERNEL", "baseline")
+    assert cpu.load_cpu_kernel().variant == "baseline"
+    monkeypatch.setattr(cpu, "_kernel", cpu._UNSET)
+    monkeypatch.setenv("MAAT_CPU_KERNEL", "fastest")
+    assert cpu.load_cpu_kernel() is None
+    assert "MAAT_CPU_KERNEL=fastest" in cpu.cpu_kernel_error()
+
+
+@needs_kernel
+def test_malformed_inputs_raise_instead_of_reading_stray_memory():
+    u, delta, A, B, C, D, z, bias = (t.detach() for t in inputs(10))
+    kernel = cpu.load_cpu_kernel()
+    with pytest.raises(ValueError, match=r"B must be a CPU torch.float64 tensor"):
+        kernel.scan_forward(u, delta, A, B[:, :, :-1], C, D, z, bias, True)
+    with pytest.raises(ValueError, match=r"C must .*\(contiguous\)"):
+        kernel.scan_forward(u, delta, A, B, C.transpose(0, 1), D, z, bias, True)
+    with pytest.raises(ValueError, match=r"A must .*float64"):
+        kernel.scan_forward(u, delta, A.float(), B, C, D, z, bias, True)
+
+
+def _pretend_not_built(monkeypatch):
+    monkeypatch.setattr(cpu, "_kernel", None)
+    monkeypatch.setattr(
+        cpu, "_error", "FileNotFoundError: no baseline build of the kernel"
+    )
+
+
+def test_missing_kernel_says_what_to_install(monkeypatch):
+    _pretend_not_built(monkeypatch)
+    with pytest.raises(ImportError, match=r"no baseline build.*C\+\+ compiler"):
         resolve_scan_backend("compiled", "cpu")
-    with pytest.raises(ImportError, match="scan_backend='torch'"):
+    with pytest.raises(ImportError, match="scan_backend='auto' or 'torch'"):
         MAATDetector(**TINY, scan_backend="compiled").fit(sinusoids(100))
 
 
@@ -181,13 +273,11 @@ def test_compiled_needs_a_cpu_device():
 
 @needs_kernel
 def test_pickle_loads_on_a_machine_without_the_kernel(monkeypatch):
-    import pickle
-
     X = sinusoids(200)
     det = MAATDetector(**TINY, scan_backend="compiled").fit(X)
     expected = det.anomaly_score(X)
     blob = pickle.dumps(det)
-    _pretend_build_failed(monkeypatch)
+    _pretend_not_built(monkeypatch)
     restored = pickle.loads(blob)
     assert restored.scan_backend_ == "torch" and restored.scan_backend == "compiled"
     np.testing.assert_allclose(
@@ -195,17 +285,17 @@ def test_pickle_loads_on_a_machine_without_the_kernel(monkeypatch):
     )
 
 
-def test_build_name_depends_on_the_cpu(monkeypatch):
-    """Machines sharing an extension directory must not load each other's build."""
-    here = cpu._cpu_digest()
-    assert here == cpu._cpu_digest() and len(here) == 12
-    monkeypatch.setattr(cpu.platform, "processor", lambda: "another-cpu")
-    monkeypatch.setattr(cpu.platform, "machine", lambda: "another-arch")
-    monkeypatch.setattr("builtins.open", _cpuinfo("model name : Other CPU\n"))
-    assert cpu._cpu_digest() != here
-
-
-def _cpuinfo(text):
-    import io
-
-    return lambda *args, **kwargs: io.StringIO(text)
+@needs_kernel
+def test_auto_detector_fitted_without_the_kernel_uses_it_where_present(monkeypatch):
+    X = sinusoids(200)
+    with monkeypatch.context() as patch:
+        _pretend_not_built(patch)
+        det = MAATDetector(**TINY).fit(X)
+        expected = det.anomaly_score(X)
+        blob = pickle.dumps(det)
+    assert det.scan_backend_ == "torch"
+    restored = pickle.loads(blob)
+    assert restored.scan_backend_ == "compiled" and restored.scan_backend == "auto"
+    np.testing.assert_allclose(
+        restored.anomaly_score(X), expected, rtol=1e-4, atol=1e-6
+    )

@@ -3,27 +3,41 @@
 // The whole selective_scan -- delta bias and softplus, the recurrence, the
 // D skip and the silu(z) gate -- in one pass. u, delta, z and the outputs
 // are (B, Di, L) with any strides, so the Mamba block's transposed views need
-// no copies; the outputs are (B, Di, L) views of (B, L, Di) storage, the
-// layout the next Linear reads. A: (Di, N); Bm, Cm: (B, N, L) contiguous;
-// D, bias: (Di). Each (batch row, block of kBlock inner channels) belongs to
-// one thread, which gathers its block into small time-major buffers (so a
-// time step reads kBlock contiguous values and the loops vectorise), keeps
-// the state in cache and scatters its outputs back. The backward recomputes the block's
-// states and decays (L x N x kBlock values) instead of saving them. Batch
-// rows run in parallel; every reduction has a fixed order, so results do not
-// depend on the number of threads.
-#include <torch/extension.h>
-#include <ATen/Parallel.h>
-
+// no copies; the caller passes (B, Di, L) views of (B, L, Di) storage for the
+// outputs, the layout the next Linear reads. A: (Di, N); Bm, Cm: (B, N, L)
+// contiguous; D, bias: (Di). Each (batch row, block of kBlock inner channels)
+// is gathered into small time-major buffers (so a time step reads kBlock
+// contiguous values and the loops vectorise), its state kept in cache and
+// its outputs scattered back. The backward recomputes the block's states and
+// decays (L x N x kBlock values) instead of saving them.
+//
+// A plain shared library with a C interface (maat_scan_forward,
+// maat_scan_backward), loaded with ctypes by _cpu.py: it needs neither torch
+// headers nor Python's, so it is compiled when the package is installed,
+// once per instruction set (setup.py), and the caller picks the variant the
+// CPU supports (maat_cpu_level). Each call covers a range of work items; the
+// caller spreads ranges over threads. Items write disjoint outputs and every
+// reduction has a fixed order, so results do not depend on the split.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <optional>
+#include <new>
 #include <vector>
 
-#if defined(__SSE__) || defined(__x86_64__)
+#if defined(__SSE__) || defined(__x86_64__) || defined(_M_X64)
 #include <xmmintrin.h>
+#define MAAT_X86 1
+#endif
+
+#if defined(_WIN32)
+#define MAAT_API extern "C" __declspec(dllexport)
+#else
+#define MAAT_API extern "C" __attribute__((visibility("default")))
+#endif
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define __restrict__ __restrict
 #endif
 
 namespace {
@@ -35,13 +49,13 @@ namespace {
 class FlushSubnormals {
  public:
   FlushSubnormals() {
-#if defined(__SSE__) || defined(__x86_64__)
+#if defined(MAAT_X86)
     saved_ = _mm_getcsr();
     _mm_setcsr(saved_ | 0x8040);  // FTZ and DAZ
 #endif
   }
   ~FlushSubnormals() {
-#if defined(__SSE__) || defined(__x86_64__)
+#if defined(MAAT_X86)
     _mm_setcsr(saved_);
 #endif
   }
@@ -103,19 +117,6 @@ struct View {
 };
 
 template <typename T>
-View<const T> in_view(const std::optional<torch::Tensor>& t) {
-  if (!t) return View<const T>{};
-  return View<const T>{t->data_ptr<T>(), t->stride(0), t->stride(1),
-                       t->stride(2)};
-}
-
-template <typename T>
-View<T> out_view(const torch::Tensor& t) {
-  if (!t.defined()) return View<T>{};
-  return View<T>{t.data_ptr<T>(), t.stride(0), t.stride(1), t.stride(2)};
-}
-
-template <typename T>
 struct Inputs {
   View<const T> u, delta, z;  // z.p == nullptr: no gate
   const T* a;                 // (Di, N)
@@ -158,12 +159,6 @@ void store_block(const T* src, const View<T>& v, int64_t b, int64_t d0,
       for (int64_t t = 0; t < s.L; ++t)
         dst[j * v.sd + t * v.st] = src[t * kBlock + j];
   }
-}
-
-// A (B, Di, L) tensor stored as (B, L, Di): what the output projection reads.
-torch::Tensor channels_last_like(const torch::Tensor& u) {
-  return torch::empty({u.size(0), u.size(2), u.size(1)}, u.options())
-      .transpose(1, 2);
 }
 
 // The block's step sizes: raw = delta + bias, dt = softplus(raw) or raw.
@@ -274,10 +269,6 @@ void forward_block(const Inputs<T>& in, const Dims& s, int64_t b, int64_t d0,
     for (int64_t n = 0; n < s.N; ++n)
       h_last[(b * s.Di + d0 + j) * s.N + n] = sc.states[n * kBlock + j];
 }
-
-struct Grads {
-  torch::Tensor u, delta, a_rows, bm, cm, d_rows, z, bias_rows;
-};
 
 template <typename T, bool kFull>
 void reverse(const Inputs<T>& in, const Dims& s, int64_t b, int64_t d0,
@@ -405,107 +396,161 @@ void backward_block(const Inputs<T>& in, const Dims& s,
   store_block(sc.z.data(), d_u, b, d0, s, w);
 }
 
+// The C interface. Pointers to T are float or double as dtype says; a
+// (B, Di, L) operand is a pointer and its three strides, in elements.
+struct MaatStrided {
+  void* p;
+  int64_t sb, sd, st;
+};
+
+struct MaatScanArgs {
+  int64_t B, Di, L, N;
+  int32_t dtype;  // 0: float32, 1: float64
+  int32_t softplus;
+  MaatStrided u, delta, z;  // z.p == nullptr: no gate
+  const void* a;            // (Di, N)
+  const void* bm;           // (B, N, L)
+  const void* cm;
+  const void* d;     // (Di) or nullptr
+  const void* bias;  // (Di) or nullptr
+  // Forward outputs.
+  MaatStrided out;
+  void* h_last;  // (B, Di, N)
+  // Backward: d_out (p may be nullptr), d_last (B, Di, N) or nullptr, and
+  // the gradients. d_a_rows (B, N, Di), d_d_rows and d_bias_rows (B, Di) are
+  // per batch row, summed by the caller; d_bm and d_cm must start zeroed.
+  MaatStrided d_out;
+  const void* d_last;
+  MaatStrided d_u, d_delta, d_z;
+  void *d_a_rows, *d_bm, *d_cm, *d_d_rows, *d_bias_rows;
+};
+
 template <typename T>
-Inputs<T> inputs_of(const torch::Tensor& u, const torch::Tensor& delta,
-                    const torch::Tensor& a, const torch::Tensor& bm,
-                    const torch::Tensor& cm,
-                    const std::optional<torch::Tensor>& d,
-                    const std::optional<torch::Tensor>& z,
-                    const std::optional<torch::Tensor>& bias, bool sp) {
-  return Inputs<T>{in_view<T>(u),
-                   in_view<T>(delta),
-                   in_view<T>(z),
-                   a.data_ptr<T>(),
-                   bm.data_ptr<T>(),
-                   cm.data_ptr<T>(),
-                   d ? d->data_ptr<T>() : nullptr,
-                   bias ? bias->data_ptr<T>() : nullptr,
-                   sp};
+View<const T> in_view(const MaatStrided& v) {
+  return View<const T>{static_cast<const T*>(v.p), v.sb, v.sd, v.st};
 }
 
-std::vector<torch::Tensor> scan_forward(
-    torch::Tensor u, torch::Tensor delta, torch::Tensor a, torch::Tensor bm,
-    torch::Tensor cm, std::optional<torch::Tensor> d,
-    std::optional<torch::Tensor> z, std::optional<torch::Tensor> bias,
-    bool softplus) {
-  const Dims s{u.size(0), u.size(1), u.size(2), a.size(1)};
-  auto out = channels_last_like(u);
-  auto h_last = torch::empty({s.B, s.Di, s.N}, u.options());
-  AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "maat_scan_forward", [&] {
-    const auto in = inputs_of<scalar_t>(u, delta, a, bm, cm, d, z, bias, softplus);
-    const auto v_out = out_view<scalar_t>(out);
-    auto* p_h = h_last.data_ptr<scalar_t>();
-    const int64_t blocks = (s.Di + kBlock - 1) / kBlock;
-    at::parallel_for(0, s.B * blocks, 1, [&](int64_t begin, int64_t end) {
-      FlushSubnormals flush;
-      Scratch<scalar_t> sc(s, false);
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t b = i / blocks, d0 = (i % blocks) * kBlock;
-        forward_block(in, s, b, d0, std::min(kBlock, s.Di - d0), sc, v_out,
-                      p_h);
-      }
-    });
-  });
-  return {out, h_last};
+template <typename T>
+View<T> out_view(const MaatStrided& v) {
+  return View<T>{static_cast<T*>(v.p), v.sb, v.sd, v.st};
 }
 
-std::vector<torch::Tensor> scan_backward(
-    std::optional<torch::Tensor> d_out, std::optional<torch::Tensor> d_last,
-    torch::Tensor u, torch::Tensor delta, torch::Tensor a, torch::Tensor bm,
-    torch::Tensor cm, std::optional<torch::Tensor> d,
-    std::optional<torch::Tensor> z, std::optional<torch::Tensor> bias,
-    bool softplus) {
-  const Dims s{u.size(0), u.size(1), u.size(2), a.size(1)};
-  auto d_u = channels_last_like(u);
-  auto d_delta = channels_last_like(u);
-  auto d_z = z ? channels_last_like(u) : torch::Tensor();
-  auto d_bm = torch::zeros_like(bm);
-  auto d_cm = torch::zeros_like(cm);
-  // Per batch row, summed in order afterwards: no race, and the sums do not
-  // depend on how rows were split among threads.
-  auto d_a_rows = torch::zeros({s.B, s.N, s.Di}, u.options());
-  auto d_d_rows = torch::zeros({s.B, s.Di}, u.options());
-  auto d_bias_rows = torch::zeros({s.B, s.Di}, u.options());
-  AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "maat_scan_backward", [&] {
-    const auto in = inputs_of<scalar_t>(u, delta, a, bm, cm, d, z, bias, softplus);
-    const auto v_dout = in_view<scalar_t>(d_out);
-    const scalar_t* p_dlast = d_last ? d_last->data_ptr<scalar_t>() : nullptr;
-    const auto v_du = out_view<scalar_t>(d_u);
-    const auto v_ddelta = out_view<scalar_t>(d_delta);
-    const auto v_dz = out_view<scalar_t>(d_z);
-    const int64_t blocks = (s.Di + kBlock - 1) / kBlock;
-    // Parallel over batch rows only: the blocks of one row add into that
-    // row's dB and dC, one after another.
-    at::parallel_for(0, s.B, 1, [&](int64_t begin, int64_t end) {
-      FlushSubnormals flush;
-      Scratch<scalar_t> sc(s, true);
-      for (int64_t b = begin; b < end; ++b)
-        for (int64_t blk = 0; blk < blocks; ++blk) {
-          const int64_t d0 = blk * kBlock;
-          backward_block(in, s, v_dout, p_dlast, b, d0,
-                         std::min(kBlock, s.Di - d0), sc, v_du, v_ddelta, v_dz,
-                         d_a_rows.data_ptr<scalar_t>(),
-                         d_bm.data_ptr<scalar_t>(), d_cm.data_ptr<scalar_t>(),
-                         d_d_rows.data_ptr<scalar_t>(),
-                         d_bias_rows.data_ptr<scalar_t>());
-        }
-    });
-  });
-  return {d_u,
-          d_delta,
-          d_a_rows.sum(0).t().contiguous(),
-          d_bm,
-          d_cm,
-          d_d_rows.sum(0),
-          d_z,
-          d_bias_rows.sum(0)};
+template <typename T>
+Inputs<T> inputs_of(const MaatScanArgs& x) {
+  return Inputs<T>{in_view<T>(x.u),
+                   in_view<T>(x.delta),
+                   in_view<T>(x.z),
+                   static_cast<const T*>(x.a),
+                   static_cast<const T*>(x.bm),
+                   static_cast<const T*>(x.cm),
+                   static_cast<const T*>(x.d),
+                   static_cast<const T*>(x.bias),
+                   x.softplus != 0};
 }
+
+int64_t blocks_of(const MaatScanArgs& x) { return (x.Di + kBlock - 1) / kBlock; }
+
+// Work items [begin, end) of B * blocks_of(x): item i is batch row
+// i / blocks, channels from (i % blocks) * kBlock.
+template <typename T>
+void forward_items(const MaatScanArgs& x, int64_t begin, int64_t end) {
+  const Dims s{x.B, x.Di, x.L, x.N};
+  const auto in = inputs_of<T>(x);
+  const auto out = out_view<T>(x.out);
+  const int64_t blocks = blocks_of(x);
+  FlushSubnormals flush;
+  Scratch<T> sc(s, false);
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t b = i / blocks, d0 = (i % blocks) * kBlock;
+    forward_block(in, s, b, d0, std::min(kBlock, s.Di - d0), sc, out,
+                  static_cast<T*>(x.h_last));
+  }
+}
+
+// Batch rows [begin, end): the blocks of one row add into that row's dB and
+// dC one after another, so rows are the unit of work.
+template <typename T>
+void backward_rows(const MaatScanArgs& x, int64_t begin, int64_t end) {
+  const Dims s{x.B, x.Di, x.L, x.N};
+  const auto in = inputs_of<T>(x);
+  FlushSubnormals flush;
+  Scratch<T> sc(s, true);
+  for (int64_t b = begin; b < end; ++b)
+    for (int64_t d0 = 0; d0 < s.Di; d0 += kBlock)
+      backward_block(in, s, in_view<T>(x.d_out), static_cast<const T*>(x.d_last),
+                     b, d0, std::min(kBlock, s.Di - d0), sc, out_view<T>(x.d_u),
+                     out_view<T>(x.d_delta), out_view<T>(x.d_z),
+                     static_cast<T*>(x.d_a_rows), static_cast<T*>(x.d_bm),
+                     static_cast<T*>(x.d_cm), static_cast<T*>(x.d_d_rows),
+                     static_cast<T*>(x.d_bias_rows));
+}
+
+// Runs f<float> or f<double>; returns 0, or 1 for an unknown dtype, 2 when
+// out of memory (exceptions must not cross the C boundary).
+template <template <typename> class F>
+int32_t dispatch(const MaatScanArgs* x, int64_t begin, int64_t end) {
+  try {
+    if (x->dtype == 0) {
+      F<float>::run(*x, begin, end);
+    } else if (x->dtype == 1) {
+      F<double>::run(*x, begin, end);
+    } else {
+      return 1;
+    }
+  } catch (const std::bad_alloc&) {
+    return 2;
+  }
+  return 0;
+}
+
+template <typename T>
+struct Forward {
+  static void run(const MaatScanArgs& x, int64_t b, int64_t e) {
+    forward_items<T>(x, b, e);
+  }
+};
+
+template <typename T>
+struct Backward {
+  static void run(const MaatScanArgs& x, int64_t b, int64_t e) {
+    backward_rows<T>(x, b, e);
+  }
+};
 
 }  // namespace
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("scan_forward", &scan_forward,
-        "fused selective scan forward: (out, last state)");
-  m.def("scan_backward", &scan_backward,
-        "fused selective scan backward: (du, ddelta, dA, dB, dC, dD, dz, dbias)");
+// Bumped whenever MaatScanArgs or a signature changes; _cpu.py checks it.
+MAAT_API int32_t maat_abi_version() { return 1; }
+
+// Channels per work item of maat_scan_forward.
+MAAT_API int64_t maat_block_size() { return kBlock; }
+
+// The best instruction-set level this CPU (and OS) supports: 0 baseline,
+// 1 SSE4.2, 2 AVX2 + FMA, 3 AVX-512 (F, VL, BW, DQ, CD); setup.py builds
+// one variant per level. Called on the baseline build.
+MAAT_API int32_t maat_cpu_level() {
+#if defined(MAAT_X86) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma"))
+    return 3;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+  if (__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt"))
+    return 1;
+#endif
+  return 0;
+}
+
+// Forward over work items [begin, end) of B * ceil(Di / maat_block_size()).
+MAAT_API int32_t maat_scan_forward(const MaatScanArgs* args, int64_t begin,
+                                   int64_t end) {
+  return dispatch<Forward>(args, begin, end);
+}
+
+// Backward over batch rows [begin, end).
+MAAT_API int32_t maat_scan_backward(const MaatScanArgs* args, int64_t begin,
+                                    int64_t end) {
+  return dispatch<Backward>(args, begin, end);
 }

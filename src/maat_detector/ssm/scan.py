@@ -15,8 +15,9 @@ The recurrence (MODEL.md section 7, Gu & Dao 2023, Algorithm 2)::
 
 :func:`selective_scan_ref` is the plain loop, kept as the test oracle.
 :func:`selective_scan` dispatches to ``mamba_ssm``'s fused CUDA kernel, to
-the compiled CPU kernel (``_cpu_kernel.cpp``, built on request; see
-``_cpu.py``) or to the pure-PyTorch path below.
+the compiled CPU kernel (``_cpu_kernel.cpp``, built when the package is
+installed; see ``_cpu.py``) or to the pure-PyTorch path below, which is
+what runs where neither kernel is available.
 
 The pure-PyTorch path is one custom :class:`torch.autograd.Function`; the
 choices that make it fast on CPU, each measured with
@@ -45,13 +46,13 @@ All of it is deterministic on CPU: no atomics, fixed reduction order.
 
 import logging
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
 
 from ._cpu import BUILD_HINT, cpu_kernel_error, load_cpu_kernel
 from ._cuda import INSTALL_HINT, fused_scan_import_error, load_fused_scan
+from ._threads import for_each_range
 
 __all__ = [
     "fused_scan_available",
@@ -92,11 +93,12 @@ def resolve_scan_backend(backend, device, *, param_name="scan_backend"):
     ----------
     backend : {"auto", "torch", "cuda", "compiled"}
         ``"auto"`` picks the fused ``mamba_ssm`` kernel when it imports and
-        ``device`` is a CUDA device, else the pure-PyTorch scan. ``"torch"``
-        always uses the pure-PyTorch scan. ``"cuda"`` requires the fused
-        kernel and a CUDA device. ``"compiled"`` is the compiled CPU kernel
-        (``_cpu_kernel.cpp``), built on first use with the machine's C++
-        compiler; it requires a CPU device.
+        ``device`` is a CUDA device, the compiled CPU kernel when it was
+        built and ``device`` is the CPU, else the pure-PyTorch scan.
+        ``"torch"`` always uses the pure-PyTorch scan. ``"cuda"`` requires
+        the fused kernel and a CUDA device. ``"compiled"`` requires the
+        compiled CPU kernel (``_cpu_kernel.cpp``, built when the package is
+        installed with a C++ compiler available) and a CPU device.
     device : str or torch.device
         Device the tensors will live on.
     param_name : str, default="scan_backend"
@@ -113,7 +115,7 @@ def resolve_scan_backend(backend, device, *, param_name="scan_backend"):
         non-CUDA ``device``, or ``backend="compiled"`` with a non-CPU one.
     ImportError
         If ``backend="cuda"`` and ``mamba_ssm`` cannot be imported, or
-        ``backend="compiled"`` and the kernel cannot be built; the message
+        ``backend="compiled"`` and the kernel was not built; the message
         says what to install.
     """
     if backend not in _BACKENDS:
@@ -133,9 +135,9 @@ def resolve_scan_backend(backend, device, *, param_name="scan_backend"):
             )
         if load_cpu_kernel() is None:
             raise ImportError(
-                f"{param_name}='compiled' could not build the CPU scan kernel "
-                f"({cpu_kernel_error()}); {BUILD_HINT}. Or pass "
-                f"{param_name}='torch'."
+                f"{param_name}='compiled' needs the compiled CPU scan, which "
+                f"could not be loaded ({cpu_kernel_error()}); {BUILD_HINT}. Or "
+                f"pass {param_name}='auto' or 'torch'."
             )
         return "compiled"
     if backend == "cuda":
@@ -160,6 +162,15 @@ def resolve_scan_backend(backend, device, *, param_name="scan_backend"):
             "For the fused kernel: %s",
             fused_scan_import_error(),
             INSTALL_HINT,
+        )
+    elif device_type == "cpu":
+        if load_cpu_kernel() is not None:
+            return "compiled"
+        logger.info(
+            "compiled CPU scan unavailable (%s); using the pure-PyTorch scan, "
+            "about 1.3x slower to fit (the kernel: %s).",
+            cpu_kernel_error(),
+            BUILD_HINT,
         )
     return "torch"
 
@@ -341,45 +352,6 @@ class _StepOps:
         return torch.bmm(x, w.unsqueeze(-1), out=out)
 
 
-def _for_each_tile(tiles, work, device):
-    """Call ``work(b0, b1)`` for every batch tile, tiles spread over threads.
-
-    The step loops issue thousands of tiny ops; with several OpenMP threads
-    each op pays a fork/join, and on a busy machine the spin-waiting threads
-    made the loop 5-100x slower than on one thread (benchmarks/speed.py, the
-    speed issue). So every op runs on one thread, and the torch thread
-    budget is spent on tiles instead: up to ``torch.get_num_threads()``
-    Python threads take every k-th tile (the ops release the GIL). A tile
-    is computed by one thread from start to end into its own slices, so the
-    results do not depend on the number of threads.
-    """
-    if device.type != "cpu":
-        for b0, b1 in tiles:
-            work(b0, b1)
-        return
-    threads = torch.get_num_threads()
-    workers = min(threads, len(tiles))
-
-    # Grad and inference mode are per thread too: the workers take the caller's.
-    modes = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
-
-    def run(first):
-        torch.set_num_threads(1)  # OpenMP's count is per calling thread
-        with torch.set_grad_enabled(modes[0]), torch.inference_mode(modes[1]):
-            for b0, b1 in tiles[first::workers]:
-                work(b0, b1)
-
-    try:
-        if workers <= 1:
-            run(0)
-        else:
-            with ThreadPoolExecutor(workers, thread_name_prefix="maat-scan") as pool:
-                for future in [pool.submit(run, w) for w in range(workers)]:
-                    future.result()
-    finally:
-        torch.set_num_threads(threads)  # MKL's count is process-wide
-
-
 def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
     """Run the recurrence; return y (L, B, Di), h_last (B, N, Di), saved states.
 
@@ -419,7 +391,7 @@ def _scan_forward(delta, A_T, Bm, Cm, u, chunk):
             ops.sum_state(c_t[t], h, y_t[t])  # y_t = <C_t, h_t>
 
     tiles = _batch_tiles(u, d_state)
-    _for_each_tile(tiles, scan_tile, u.device)
+    for_each_range(tiles, scan_tile, u.device)
     return y, h_last, starts
 
 
@@ -505,7 +477,7 @@ def _scan_backward(dy, dh_last, delta, A_T, Bm, Cm, u, starts, chunk):
                 d_delta_t[t].addcmul_(d_drive_row, u_t[t])
                 torch.mul(d_drive_row, delta_t[t].squeeze(1), out=d_u_t[t])
 
-    _for_each_tile(tiles, scan_tile, u.device)
+    for_each_range(tiles, scan_tile, u.device)
     return d_delta, d_A.sum((0, 1)), d_B, d_C, d_u
 
 
@@ -778,7 +750,8 @@ def selective_scan(
         Also return the final state ``h_{L-1}``.
     backend : {"auto", "torch", "cuda", "compiled"}, default="auto"
         ``"auto"``: the fused ``mamba_ssm`` kernel if it imports and the
-        tensors are on CUDA (and not float64), else the pure-PyTorch scan.
+        tensors are on CUDA (and not float64), the compiled CPU kernel if it
+        was built and they are on the CPU, else the pure-PyTorch scan.
         ``"cuda"`` requires the fused kernel, ``"compiled"`` the compiled CPU
         kernel; see :func:`resolve_scan_backend`.
 
@@ -812,6 +785,7 @@ def selective_scan(
     if backend == "auto":
         # Per-call choice without logging; resolve_scan_backend reports it once.
         use_fused = u.is_cuda and u.dtype != torch.float64 and fused_scan_available()
+        compiled = u.device.type == "cpu" and load_cpu_kernel() is not None
     else:
         resolved = resolve_scan_backend(backend, u.device, param_name="backend")
         use_fused = resolved == "cuda"

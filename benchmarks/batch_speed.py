@@ -34,10 +34,11 @@ def child(backend, train_steps, score_batches, threads):
 
     from maat_detector._memory import reusing_freed_memory
     from maat_detector.nn import minimax_loss, window_components
+    from maat_detector.ssm import resolve_scan_backend
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = paper_model(dropout=0.0, scan_backend=backend)
+    model = paper_model(dropout=0.0, scan_backend=resolve_scan_backend(backend, "cpu"))
     x = torch.randn(128, WIN, CHANNELS)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
@@ -84,7 +85,7 @@ def main():
     parser.add_argument("--train-steps", type=int, default=4)
     parser.add_argument("--score-batches", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--backend", default="torch")
+    parser.add_argument("--backend", default="auto")
     parser.add_argument("--out", default="batch_speed")
     parser.add_argument("--child", action="store_true")
     args = parser.parse_args()

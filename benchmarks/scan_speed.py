@@ -10,7 +10,9 @@ Implementations timed (each forward, and forward + backward):
 - ``torch``: :func:`maat_detector.ssm.selective_scan` with ``backend="torch"``,
   the time-major scan with a hand-written backward.
 - ``compiled``: the same with ``backend="compiled"``, the compiled CPU kernel
-  (built before timing; left out, with a message, where it cannot be built).
+  built at install (the best variant for this CPU, or the one
+  ``MAAT_CPU_KERNEL`` names; left out, with a message, where it was not
+  built).
 
 Implementations are timed alternately within each repeat, so a slow phase
 of a shared machine hits all of them; the table gives medians. "saved MB" is
@@ -211,6 +213,7 @@ def main():
         "platform": platform.platform(),
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),
+        "compiled_variant": getattr(load_cpu_kernel(), "variant", None),
         "loadavg_1min_before_after": [load_before, load_after],
         "results": rows,
     }

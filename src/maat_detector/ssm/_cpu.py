@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 BUILD_HINT = (
     "it is compiled when maat-detector is installed, which needs a C++ compiler "
-    "(g++, clang++ or MSVC); reinstall with one on the PATH (from a source "
+    "(g++, clang++ or MSVC); with one on the PATH, reinstall: pip install "
+    "--force-reinstall --no-deps --no-cache-dir maat-detector (in a source "
     "checkout: pip install -e .)"
 )
 

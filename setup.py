@@ -10,7 +10,7 @@ build can crash a different CPU that loads it from a shared cache, hence the
 variants.
 
 The extensions are optional: without a C++ compiler the install still
-succeeds and the detector uses the pure-PyTorch scan (about 1.3x slower to
+succeeds and the detector uses the pure-PyTorch scan (about 1.2-1.3x slower to
 fit at paper size; ``benchmarks/speed.py``).
 """
 

@@ -196,7 +196,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         Selective-scan implementation. "auto": mamba-ssm's fused kernel when
         it is installed and the device is CUDA; on the CPU the compiled
         kernel that ``pip install`` builds when a C++ compiler is present
-        (fit about 1.3x and scoring 1.2x faster than the pure-PyTorch scan
+        (fit and scoring about 1.2-1.3x faster than the pure-PyTorch scan
         at the paper's size on 2 cores; docs, "Benchmark results"); else the
         pure-PyTorch scan. "torch" always uses the pure-PyTorch scan; "cuda"
         and "compiled" require their kernel and fail if it is absent.

@@ -168,7 +168,7 @@ def resolve_scan_backend(backend, device, *, param_name="scan_backend"):
             return "compiled"
         logger.info(
             "compiled CPU scan unavailable (%s); using the pure-PyTorch scan, "
-            "about 1.3x slower to fit (the kernel: %s).",
+            "about 1.2-1.3x slower (the kernel: %s).",
             cpu_kernel_error(),
             BUILD_HINT,
         )

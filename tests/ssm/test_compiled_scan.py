@@ -53,6 +53,13 @@ def outputs_and_grads(backend, ins):
     return (y.detach(), last.detach()) + torch.autograd.grad(loss, ins)
 
 
+def assert_compiled_matches_torch(ins, rtol, atol):
+    for a, b in zip(
+        outputs_and_grads("compiled", ins), outputs_and_grads("torch", ins), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
+
+
 @needs_kernel
 @pytest.mark.parametrize("length", [1, 23, 100])
 def test_outputs_and_every_gradient_match_the_pytorch_scan(length):
@@ -113,10 +120,7 @@ def test_scoring_without_gradients_matches():
 @needs_kernel
 def test_float32_within_rounding_of_the_pytorch_scan():
     ins = inputs(1, batch=4, d_inner=64, length=100, d_state=8, dtype=torch.float32)
-    for a, b in zip(
-        outputs_and_grads("compiled", ins), outputs_and_grads("torch", ins), strict=True
-    ):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert_compiled_matches_torch(ins, rtol=1e-4, atol=1e-4)
 
 
 @needs_kernel
@@ -170,15 +174,9 @@ def test_every_variant_this_cpu_runs_matches_the_pytorch_scan(variant, monkeypat
         pytest.skip(f"compiled CPU scan unavailable: {cpu.cpu_kernel_error()}")
     monkeypatch.setattr(cpu, "_kernel", cpu.load_variant(variant))
     ins = inputs(7, length=37)
-    for a, b in zip(
-        outputs_and_grads("compiled", ins), outputs_and_grads("torch", ins), strict=True
-    ):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert_compiled_matches_torch(ins, rtol=1e-10, atol=1e-12)
     ins = inputs(8, batch=2, d_inner=64, length=50, d_state=8, dtype=torch.float32)
-    for a, b in zip(
-        outputs_and_grads("compiled", ins), outputs_and_grads("torch", ins), strict=True
-    ):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert_compiled_matches_torch(ins, rtol=1e-4, atol=1e-4)
 
 
 @needs_kernel

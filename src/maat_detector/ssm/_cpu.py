@@ -148,6 +148,8 @@ class CompiledScan:
         """Gradients w.r.t. ``u, delta, a, bm, cm, d, z, bias`` (None if absent)."""
         args = self._inputs(u, delta, a, bm, cm, d, z, bias, softplus)
         batch, d_inner, d_state = args.B, args.Di, args.N
+        if d_out is not None:
+            self._check(d_out, (batch, d_inner, args.L), u.dtype, "d_out", False)
         if d_last is not None:
             self._check(d_last, (batch, d_inner, d_state), u.dtype, "d_last")
         d_u, d_delta = _channels_last_like(u), _channels_last_like(u)
@@ -263,6 +265,11 @@ def _open(variant):
     return library
 
 
+def _cpu_level():
+    # Asked of the baseline build: the only one every CPU can load.
+    return _open("baseline").maat_cpu_level()
+
+
 def supported_variants():
     """The kernel variants built for this install that this CPU can run.
 
@@ -273,7 +280,7 @@ def supported_variants():
         not built.
     """
     try:
-        level = _open("baseline").maat_cpu_level()
+        level = _cpu_level()
     except (OSError, ImportError):
         return []
     return [v for v in VARIANTS[: level + 1] if _library_path(v) is not None]
@@ -303,7 +310,7 @@ def load_variant(variant):
         raise ValueError(
             f"unknown kernel variant {variant!r}; use one of {', '.join(VARIANTS)}."
         )
-    level = _open("baseline").maat_cpu_level()
+    level = _cpu_level()
     if VARIANTS.index(variant) > level:
         raise ValueError(
             f"this CPU cannot run the {variant} kernel (best: {VARIANTS[level]})."

@@ -5,12 +5,8 @@
 imports ``mamba_ssm``; the fused kernel is looked up lazily.
 """
 
-from .scan import (
-    fused_scan_available,
-    resolve_scan_backend,
-    selective_scan,
-    selective_scan_ref,
-)
+from .backend import fused_scan_available, resolve_scan_backend
+from .scan import selective_scan, selective_scan_ref
 
 __all__ = [
     "fused_scan_available",

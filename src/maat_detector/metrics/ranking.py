@@ -144,22 +144,49 @@ def _range_curves(y, score, windows, n_thresholds):
     n = y.size
     windows = np.asarray(windows, dtype=np.int64)
     starts, ends = _runs(y)
-    n_runs = starts.size
     n_pos = float(np.count_nonzero(y))
 
-    # Thresholds: the scores at evenly spaced ranks, highest first (TSB-AD).
+    thresholds, n_pred, tp_anomalous = _rank_thresholds(y, score, n_thresholds)
+    buffer = _buffer_points(y, score, starts, ends, int(windows.max()) // 2)
+    buffer_tp = _buffer_true_positives(buffer, windows, thresholds)
+    existence = _existence(score, starts, ends, windows, thresholds)
+
+    tp = tp_anomalous + buffer_tp
+    p_eff = n_pos + buffer_tp / 2.0
+    tpr = np.minimum(tp / p_eff, 1.0) * existence
+    fpr = (n_pred - tp) / (n - p_eff)
+    precision = tp / n_pred
+    return _curve_areas(tpr, fpr, precision)
+
+
+def _rank_thresholds(y, score, n_thresholds):
+    """Thresholds at evenly spaced ranks of the scores, highest first (TSB-AD).
+
+    Returns the thresholds, the number of points predicted at each and the
+    number of anomalous points among them.
+    """
+    n = y.size
     ascending = np.sort(score)
     descending = ascending[::-1]
     thresholds = descending[np.linspace(0, n - 1, n_thresholds).astype(int)]
     n_pred = n - np.searchsorted(ascending, thresholds, side="left")
     anomalous = np.sort(score[y == 1])
     tp_anomalous = anomalous.size - np.searchsorted(anomalous, thresholds, side="left")
+    return thresholds, n_pred, tp_anomalous
 
-    # Buffer points: normal points within the largest half-window of a run.
-    # Their soft label only depends on the distances to the two closest run
-    # ends on the left and the two closest run starts on the right: each
-    # contribution is >= sqrt(1/2), so two or more of them clip to 1.
-    h_max = int(windows.max()) // 2
+
+def _buffer_points(y, score, starts, ends, h_max):
+    """Normal points within ``h_max`` of a run, sorted by decreasing score.
+
+    A buffer point's soft label only depends on the distances to the two
+    closest run ends on its left and the two closest run starts on its right:
+    each contribution is >= sqrt(1/2), so two or more of them clip to 1.
+    Returns ``(scores, dist_l1, dist_l2, dist_r1, dist_r2)``: the scores in
+    their original order, the distances in decreasing-score order (sorting
+    turns "sum of soft labels with score >= t" into a prefix sum).
+    """
+    n = y.size
+    n_runs = starts.size
     normal = np.flatnonzero(y == 0)
     far = n + 2 * h_max + 2  # "no run on that side"
     k = np.searchsorted(ends, normal, side="left") - 1  # last run end < i
@@ -172,20 +199,23 @@ def _range_curves(y, score, windows, n_thresholds):
     )
     near = np.minimum(dist_l1, dist_r1) <= h_max
     buffer_scores = score[normal[near]]
-    # Sorting the buffer by decreasing score turns "sum of soft labels with
-    # score >= t" into a prefix sum read at the count of such points.
     order = np.argsort(-buffer_scores, kind="stable")
-    dist_l1, dist_l2, dist_r1, dist_r2 = (
-        d[near][order] for d in (dist_l1, dist_l2, dist_r1, dist_r2)
-    )
+    dists = (d[near][order] for d in (dist_l1, dist_l2, dist_r1, dist_r2))
+    return (buffer_scores, *dists)
+
+
+def _buffer_true_positives(buffer, windows, thresholds):
+    """Sum of the predicted buffer points' soft labels, per window and threshold.
+
+    One buffer at a time keeps memory at O(n), whatever the window count.
+    """
+    buffer_scores, dist_l1, dist_l2, dist_r1, dist_r2 = buffer
     dist_min = np.minimum(dist_l1, dist_r1)
     buffer_sorted = np.sort(buffer_scores)
     n_buffer_pred = buffer_sorted.size - np.searchsorted(
         buffer_sorted, thresholds, side="left"
     )
-
-    # One buffer at a time keeps memory at O(n), whatever the window count.
-    buffer_tp = np.zeros((windows.size, n_thresholds))
+    buffer_tp = np.zeros((windows.size, thresholds.size))
     prefix = np.zeros(buffer_scores.size + 1)
     for row, w in enumerate(windows):
         h = int(w) // 2
@@ -198,11 +228,19 @@ def _range_curves(y, score, windows, n_thresholds):
         soft[single] = np.sqrt(1.0 - dist_min[single] / w)
         np.cumsum(soft, out=prefix[1:])
         buffer_tp[row] = prefix[n_buffer_pred]
+    return buffer_tp
 
-    # Existence: runs extended by h on both sides, merged where they overlap,
-    # and the best score inside each merged range.
+
+def _existence(score, starts, ends, windows, thresholds):
+    """Share of buffer-extended runs holding a prediction, per window and threshold.
+
+    Runs are extended by ``w // 2`` on both sides and merged where they
+    overlap; a range is detected at threshold t if its best score is >= t.
+    """
+    n = score.size
+    n_runs = starts.size
     padded = np.append(score, -np.inf)  # lets reduceat take an end index of n
-    existence = np.empty((windows.size, n_thresholds))
+    existence = np.empty((windows.size, thresholds.size))
     by_half = {}
     for row, w in enumerate(windows):
         h = int(w) // 2
@@ -217,15 +255,13 @@ def _range_curves(y, score, windows, n_thresholds):
             hit = peak.size - np.searchsorted(peak, thresholds, side="left")
             by_half[h] = hit / peak.size
         existence[row] = by_half[h]
+    return existence
 
-    tp = tp_anomalous + buffer_tp
-    p_eff = n_pos + buffer_tp / 2.0
-    tpr = np.minimum(tp / p_eff, 1.0) * existence
-    fpr = (n_pred - tp) / (n - p_eff)
-    precision = tp / n_pred
 
-    ones = np.ones((windows.size, 1))
-    zeros = np.zeros((windows.size, 1))
+def _curve_areas(tpr, fpr, precision):
+    """ROC (trapezoids, closed at (0, 0) and (1, 1)) and PR areas, one per row."""
+    ones = np.ones((tpr.shape[0], 1))
+    zeros = np.zeros((tpr.shape[0], 1))
     tpr_curve = np.hstack((zeros, tpr, ones))
     fpr_curve = np.hstack((zeros, fpr, ones))
     roc = np.sum(

@@ -104,8 +104,32 @@ def load_telemanom(
         Path(labels_file) if labels_file is not None else root / "labeled_anomalies.csv"
     )
     rows = _read_labeled_anomalies(_require_file(csv_path, "telemanom"))
+    channels = _channel_table(rows, csv_path)
+    if channel is None:
+        chosen = _all_channels(channels, spacecraft, order, exclude, csv_path)
+    else:
+        chosen = _named_channels(channels, spacecraft, channel, csv_path)
 
-    # chan_id -> (spacecraft, num_values, [windows...]), first-seen order kept.
+    trains, tests, labels = [], [], []
+    for cid in chosen:
+        tr, te, lab = _load_channel(root, cid, channels[cid], csv_path)
+        _check_split(tr, te, lab, f"{spacecraft} {cid}")
+        trains.append(tr)
+        tests.append(te)
+        labels.append(lab)
+    _check_same_channels(trains, chosen, f"{spacecraft} channel")
+    train = _apply_nan_policy(np.concatenate(trains), policy, f"{spacecraft} train")
+    test = _apply_nan_policy(np.concatenate(tests), policy, f"{spacecraft} test")
+    name = f"{spacecraft}/{chosen[0]}" if len(chosen) == 1 else spacecraft
+    logger.debug("loaded %s from %s (%d channels)", name, root, len(chosen))
+    return _make_dataset(train, test, np.concatenate(labels), name=name)
+
+
+def _channel_table(rows, csv_path):
+    """``chan_id -> (spacecraft, num_values, [windows...])``, first-seen order.
+
+    A channel listed on several rows gets the union of their windows.
+    """
     channels: dict[str, tuple[str, int, list]] = {}
     for row in rows:
         cid = row["chan_id"]
@@ -120,64 +144,65 @@ def load_telemanom(
             windows.extend(row["windows"])
         else:
             channels[cid] = (row["spacecraft"], row["num_values"], list(row["windows"]))
+    return channels
 
+
+def _all_channels(channels, spacecraft, order, exclude, csv_path):
+    """Every channel of ``spacecraft`` but ``exclude``, in ``order``."""
     own = [cid for cid, (craft, _, _) in channels.items() if craft == spacecraft]
-    if channel is None:
-        chosen = [c for c in own if c not in set(exclude)]
-        if order == "sorted":
-            chosen.sort()
-        if not chosen:
-            raise ValueError(
-                f"{csv_path} lists no {spacecraft} channels (after exclude="
-                f"{tuple(exclude)}); check the spacecraft column or labels_file."
-            )
-    else:
-        chosen = [channel] if isinstance(channel, str) else list(channel)
-        if not chosen:
-            raise ValueError("channel=[] selects nothing; pass None for all channels.")
-        for cid in chosen:
-            if cid not in channels:
-                raise ValueError(
-                    f"channel={cid!r} is not in {csv_path}; {spacecraft} channels "
-                    f"are {_preview(sorted(own, key=_natural_key))}."
-                )
-            if channels[cid][0] != spacecraft:
-                raise ValueError(
-                    f"channel={cid!r} belongs to {channels[cid][0]}, not "
-                    f"{spacecraft}, in {csv_path}; pass spacecraft="
-                    f"{channels[cid][0]!r}."
-                )
+    chosen = [c for c in own if c not in set(exclude)]
+    if order == "sorted":
+        chosen.sort()
+    if not chosen:
+        raise ValueError(
+            f"{csv_path} lists no {spacecraft} channels (after exclude="
+            f"{tuple(exclude)}); check the spacecraft column or labels_file."
+        )
+    return chosen
 
-    trains, tests, labels = [], [], []
+
+def _named_channels(channels, spacecraft, channel, csv_path):
+    """The channel(s) the caller named, checked against the table."""
+    chosen = [channel] if isinstance(channel, str) else list(channel)
+    if not chosen:
+        raise ValueError("channel=[] selects nothing; pass None for all channels.")
     for cid in chosen:
-        _, n_values, windows = channels[cid]
-        tr = _load_npy_matrix(_require_file(root / "train" / f"{cid}.npy", "telemanom"))
-        te_path = _require_file(root / "test" / f"{cid}.npy", "telemanom")
-        te = _load_npy_matrix(te_path)
-        if te.shape[0] != n_values:
+        if cid not in channels:
+            own = [c for c, (craft, _, _) in channels.items() if craft == spacecraft]
             raise ValueError(
-                f"{te_path} has {te.shape[0]} rows but {csv_path} gives "
-                f"num_values={n_values} for {cid}; the files do not belong together."
+                f"channel={cid!r} is not in {csv_path}; {spacecraft} channels "
+                f"are {_preview(sorted(own, key=_natural_key))}."
             )
-        lab = np.zeros(n_values, dtype=np.uint8)
-        for start, end in windows:
-            if not 0 <= start <= end < n_values:
-                raise ValueError(
-                    f"{csv_path}: anomaly window [{start}, {end}] of {cid} lies "
-                    f"outside its {n_values} test rows (windows are inclusive, "
-                    "0-based)."
-                )
-            lab[start : end + 1] = 1
-        _check_split(tr, te, lab, f"{spacecraft} {cid}")
-        trains.append(tr)
-        tests.append(te)
-        labels.append(lab)
-    _check_same_channels(trains, chosen, f"{spacecraft} channel")
-    train = _apply_nan_policy(np.concatenate(trains), policy, f"{spacecraft} train")
-    test = _apply_nan_policy(np.concatenate(tests), policy, f"{spacecraft} test")
-    name = f"{spacecraft}/{chosen[0]}" if len(chosen) == 1 else spacecraft
-    logger.debug("loaded %s from %s (%d channels)", name, root, len(chosen))
-    return _make_dataset(train, test, np.concatenate(labels), name=name)
+        if channels[cid][0] != spacecraft:
+            raise ValueError(
+                f"channel={cid!r} belongs to {channels[cid][0]}, not "
+                f"{spacecraft}, in {csv_path}; pass spacecraft="
+                f"{channels[cid][0]!r}."
+            )
+    return chosen
+
+
+def _load_channel(root, cid, entry, csv_path):
+    """Train, test and 0/1 test labels of one channel (windows inclusive, 0-based)."""
+    _, n_values, windows = entry
+    tr = _load_npy_matrix(_require_file(root / "train" / f"{cid}.npy", "telemanom"))
+    te_path = _require_file(root / "test" / f"{cid}.npy", "telemanom")
+    te = _load_npy_matrix(te_path)
+    if te.shape[0] != n_values:
+        raise ValueError(
+            f"{te_path} has {te.shape[0]} rows but {csv_path} gives "
+            f"num_values={n_values} for {cid}; the files do not belong together."
+        )
+    lab = np.zeros(n_values, dtype=np.uint8)
+    for start, end in windows:
+        if not 0 <= start <= end < n_values:
+            raise ValueError(
+                f"{csv_path}: anomaly window [{start}, {end}] of {cid} lies "
+                f"outside its {n_values} test rows (windows are inclusive, "
+                "0-based)."
+            )
+        lab[start : end + 1] = 1
+    return tr, te, lab
 
 
 def load_msl(data_dir, channel=None, **kwargs):

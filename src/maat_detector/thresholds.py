@@ -54,7 +54,11 @@ def _is_real(value):
 
 
 def _check_scores(scores, name="scores"):
-    """Return ``scores`` as a finite, non-empty, 1-D float64 array."""
+    """Return ``scores`` as a finite, non-empty, 1-D float64 array.
+
+    Not shared with ``metrics._checks._check_score``, which looks alike but
+    accepts an ``(n, 1)`` column and words its errors for evaluation.
+    """
     arr = np.asarray(scores, dtype=np.float64)
     if arr.ndim != 1:
         raise ValueError(

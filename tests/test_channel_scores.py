@@ -81,18 +81,20 @@ def test_top_k_calibration_runs_the_network_once_when_errors_fit_in_memory(
 ):
     """The second calibration pass reuses the first pass's window errors, and
     gives the threshold that recomputing them gives."""
-    import maat_detector._detector as detector_module
+    import sklearn
+
+    import maat_detector.engine.score as score_module
 
     X = sinusoids(300, n_features=4)
     det = MAATDetector(**{**TINY, "top_channels": 2, "epochs": 1}).fit(X)
     calls = []
-    forward = detector_module._forward
+    forward = score_module.forward
     monkeypatch.setattr(
-        detector_module, "_forward", lambda *a: calls.append(1) or forward(*a)
+        score_module, "forward", lambda *a: calls.append(1) or forward(*a)
     )
     kept = (det.calibrate(X).threshold_, len(calls))
     calls.clear()
-    monkeypatch.setattr(detector_module, "_CALIBRATION_CACHE_BYTES", 0)
-    recomputed = (det.calibrate(X).threshold_, len(calls))
+    with sklearn.config_context(working_memory=1e-9):  # too little to keep them
+        recomputed = (det.calibrate(X).threshold_, len(calls))
     assert kept[0] == recomputed[0]
     assert recomputed[1] == 2 * kept[1] > 0

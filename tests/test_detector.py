@@ -10,6 +10,8 @@ from conftest import TINY, sinusoids
 from sklearn.base import clone
 
 from maat_detector import MAATDetector
+from maat_detector._params import score_settings
+from maat_detector.engine.score import components
 
 
 @pytest.fixture(scope="module")
@@ -293,9 +295,10 @@ def test_default_forecast_scoring_never_uses_a_windows_first_steps(series):
     """With the default score_step, windows overlap by the forecast warm-up, so
     a row at a window's first steps is scored from the window before."""
     det = MAATDetector(**{**TINY, "objective": "forecast"}).fit(series)
-    assert det._warmup() == 2  # ceil(16 / 10): windows start every 14 rows
-    X = det._scale(series.astype(np.float32))
-    scores = det._components(det.model_, X, det.device_, needed=("error",))["error"]
+    settings = score_settings(det, series.shape[1])
+    assert settings.warmup == 2  # ceil(16 / 10): windows start every 14 rows
+    X = det._fitted().scale_rows(series.astype(np.float32))
+    scores = components(det.model_, X, det.device_, settings, needed=("error",))["error"]
     for start in (14, 28, 42):  # rows 0 and 1 of these windows
         window = torch.from_numpy(X[start - 14 : start + 2][None])
         with torch.inference_mode():

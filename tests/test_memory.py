@@ -139,14 +139,16 @@ def test_environment_opts_out(monkeypatch, variable, value):
 
 
 def test_fit_and_scoring_run_inside_the_scope(monkeypatch):
+    from maat_detector.engine import fitting as fit_module
+
     depths = []
-    original = MAATDetector._train
+    original = fit_module.train
 
-    def spy(self, *args, **kwargs):
+    def spy(*args, **kwargs):
         depths.append(_memory._depth)
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(MAATDetector, "_train", spy)
+    monkeypatch.setattr(fit_module, "train", spy)
     X = np.random.default_rng(0).standard_normal((60, 2))
     det = MAATDetector(
         win_size=8,

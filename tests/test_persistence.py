@@ -10,7 +10,7 @@ from conftest import TINY, sinusoids
 from sklearn.exceptions import NotFittedError
 
 from maat_detector import MAATDetector, __version__, persistence
-from maat_detector.persistence import FORMAT_VERSION, load_detector, save_detector
+from maat_detector.persistence import FORMAT_VERSION
 
 pd = pytest.importorskip("pandas")
 
@@ -74,7 +74,7 @@ def test_file_holds_only_plain_values_and_versions(saved):
 
 def test_unfitted_detector_cannot_be_saved(tmp_path):
     with pytest.raises(NotFittedError):
-        save_detector(MAATDetector(**TINY), tmp_path / "det.maat")
+        MAATDetector(**TINY).save(tmp_path / "det.maat")
     assert not (tmp_path / "det.maat").exists()
 
 
@@ -99,14 +99,14 @@ def test_truncated_file(saved):
     with pytest.raises(
         ValueError, match="truncated or corrupted.*Save the detector again"
     ):
-        load_detector(saved)
+        MAATDetector.load(saved)
 
 
 def test_random_bytes(tmp_path):
     path = tmp_path / "noise.maat"
     path.write_bytes(np.random.default_rng(0).bytes(4096))
     with pytest.raises(ValueError, match="not a maat_detector file.*MAATDetector.save"):
-        load_detector(path)
+        MAATDetector.load(path)
 
 
 def test_flipped_weight_byte_is_caught_by_the_checksum(saved):
@@ -123,14 +123,14 @@ def test_flipped_weight_byte_is_caught_by_the_checksum(saved):
     data[start + 30 + name_len + extra_len + record.file_size // 2] ^= 0x40
     saved.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="corrupted.*checksum"):
-        load_detector(saved)
+        MAATDetector.load(saved)
 
 
 def test_torch_file_of_something_else(tmp_path):
     path = tmp_path / "tensor.pt"
     torch.save(torch.zeros(3), path)
     with pytest.raises(ValueError, match="not a maat_detector file.*holding a Tensor"):
-        load_detector(path)
+        MAATDetector.load(path)
 
 
 class _Payload:
@@ -152,7 +152,7 @@ def test_malicious_pickle_is_refused_without_running(tmp_path, container):
     else:
         torch.save({"maat_detector_format": 1, "x": _Payload(marker)}, path)
     with pytest.raises(ValueError, match="not a maat_detector file"):
-        load_detector(path)
+        MAATDetector.load(path)
     assert not marker.exists()
     # The payload is real: an ordinary unpickler does run it.
     probe = tmp_path / "probe"
@@ -165,7 +165,7 @@ def test_newer_format_says_upgrade(saved):
     with pytest.raises(
         ValueError, match=r"reads formats up to 1\. Upgrade: pip install"
     ):
-        load_detector(saved)
+        MAATDetector.load(saved)
 
 
 def test_other_library_version_warns_and_loads(fitted, saved):
@@ -174,7 +174,7 @@ def test_other_library_version_warns_and_loads(fitted, saved):
     with pytest.warns(
         UserWarning, match=f"maat_detector 0.0.1 and is loaded by {__version__}"
     ):
-        again = load_detector(saved)
+        again = MAATDetector.load(saved)
     np.testing.assert_array_equal(again.score_samples(X), det.score_samples(X))
 
 
@@ -189,7 +189,7 @@ def test_weight_shape_mismatch_names_the_weight_and_both_shapes(saved):
     _rewrite(saved, widen)
     key = torch.load(saved, weights_only=True)["key"]
     with pytest.raises(ValueError) as info:
-        load_detector(saved)
+        MAATDetector.load(saved)
     message = str(info.value)
     assert repr(key) in message
     shape = tuple(torch.load(saved, weights_only=True)["state_dict"][key].shape)
@@ -206,7 +206,7 @@ def test_gpu_saved_detector_loads_on_cpu(fitted, saved, monkeypatch):
 
     _rewrite(saved, as_if_from_gpu)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    again = load_detector(saved)
+    again = MAATDetector.load(saved)
     assert again.device_ == torch.device("cpu")
     # scan_backend="auto" chooses again here: what a CPU fit chooses.
     assert again.scan_backend_ == again.config_.scan_backend == det.scan_backend_
@@ -215,7 +215,7 @@ def test_gpu_saved_detector_loads_on_cpu(fitted, saved, monkeypatch):
 
 def test_unavailable_explicit_device_says_what_to_use(saved):
     with pytest.raises(ValueError, match="device='tpu9' is not a torch device; use"):
-        load_detector(saved, device="tpu9")
+        MAATDetector.load(saved, device="tpu9")
 
 
 def test_random_state_instance_is_saved_as_none_with_a_warning(fitted, tmp_path):
@@ -224,13 +224,13 @@ def test_random_state_instance_is_saved_as_none_with_a_warning(fitted, tmp_path)
     det.set_params(random_state=np.random.RandomState(0))
     with pytest.warns(UserWarning, match="random_state is a RandomState instance"):
         det.save(tmp_path / "det.maat")
-    again = load_detector(tmp_path / "det.maat")
+    again = MAATDetector.load(tmp_path / "det.maat")
     assert again.random_state is None
     np.testing.assert_array_equal(again.score_samples(X), det.score_samples(X))
 
 
 def test_gpu_pickle_with_fused_scan_scores_on_cpu(fitted, monkeypatch):
-    """Like load_detector, unpickling falls back to a CPU scan off CUDA."""
+    """Like MAATDetector.load, unpickling falls back to a CPU scan off CUDA."""
     import dataclasses
 
     det, X = fitted

@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 from sklearn.base import clone
 
 from maat_detector import MAATDetector
-from maat_detector._validation import check_precision
+from maat_detector._params import check_precision
 from maat_detector.nn import MAAT, MAATConfig
 from maat_detector.ssm import selective_scan
 

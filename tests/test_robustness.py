@@ -19,7 +19,8 @@ from conftest import TINY, sinusoids
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from maat_detector import MAATDetector, _detector
+from maat_detector import MAATDetector
+from maat_detector.engine import train as train_module
 
 ONE_EPOCH = {**TINY, "epochs": 1}
 
@@ -219,7 +220,7 @@ def test_divergence_in_first_epoch_raises():
 
 def test_divergence_later_keeps_the_last_good_epoch(monkeypatch):
     """NaN loss from the second epoch on: warn, keep epoch 1, finite scores."""
-    real = _detector.minimax_loss
+    real = train_module.minimax_loss
     calls = {"train": 0}
     batches_per_epoch = 4  # 113 training windows of the 128-row head, 32 a batch
 
@@ -231,7 +232,7 @@ def test_divergence_later_keeps_the_last_good_epoch(monkeypatch):
                 losses["objective"] = losses["objective"] * float("nan")
         return losses
 
-    monkeypatch.setattr(_detector, "minimax_loss", nan_after_first_epoch)
+    monkeypatch.setattr(train_module, "minimax_loss", nan_after_first_epoch)
     X = sinusoids(160)
     with pytest.warns(RuntimeWarning, match="keeping the weights of epoch 1"):
         det = MAATDetector(**{**TINY, "epochs": 3}).fit(X)

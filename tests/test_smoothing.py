@@ -7,6 +7,7 @@ import pytest
 from conftest import TINY, sinusoids
 
 from maat_detector import MAATDetector
+from maat_detector._params import score_settings
 from maat_detector.windowing import moving_mean
 
 
@@ -39,15 +40,15 @@ def univariate():
 
 def test_auto_smooths_univariate_series_only(univariate):
     det, X = univariate
-    assert det._smoothing_width(1) == 2 * (TINY["win_size"] // 6) + 1 == 5
+    assert score_settings(det, 1).smoothing == 2 * (TINY["win_size"] // 6) + 1 == 5
     raw = MAATDetector(**{**TINY, "score_smoothing": 1})
     raw.__dict__.update({k: v for k, v in det.__dict__.items() if k.endswith("_")})
     np.testing.assert_allclose(
         det.anomaly_score(X), moving_mean(raw.anomaly_score(X), 5), rtol=1e-12
     )
     multi = MAATDetector(**TINY)
-    assert multi._smoothing_width(3) == 1
-    assert MAATDetector(**{**TINY, "score_smoothing": 7})._smoothing_width(3) == 7
+    assert score_settings(multi, 3).smoothing == 1
+    assert score_settings(MAATDetector(**{**TINY, "score_smoothing": 7}), 3).smoothing == 7
 
 
 def test_threshold_is_set_on_smoothed_scores(univariate):

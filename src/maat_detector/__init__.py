@@ -22,7 +22,7 @@ __all__ = ["MAATDetector", "__version__"]
 def __getattr__(name):
     # Lazy import keeps `import maat_detector` (and the numpy-only metrics) fast.
     if name == "MAATDetector":
-        from ._detector import MAATDetector
+        from .estimator import MAATDetector
 
         return MAATDetector
     raise AttributeError(f"module 'maat_detector' has no attribute {name!r}")

@@ -93,7 +93,7 @@ def _load(args):
 
 def run(args):
     """Fit, score and print; returns the results dict."""
-    from ._detector import MAATDetector
+    from .estimator import MAATDetector
 
     data = _load(args)
     preset_name = args.preset or (

@@ -16,7 +16,7 @@ from importlib import resources
 import numpy as np
 
 from . import metrics
-from ._detector import MAATDetector
+from .estimator import MAATDetector
 
 #: The SMD machine shipped with the package (MIT licence, see data/LICENSE.SMD).
 SHIPPED_MACHINE = "smd_machine-2-2.npz"

@@ -50,41 +50,48 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
-from ._validation import PARAMETERS_ADDED_LATER
+from ._params import PARAMETERS_ADDED_LATER
 from ._version import __version__
+from .engine import FittedMAAT
+from .engine.network import available_device, restore_network
+from .nn import MAATConfig
 
-__all__ = ["FORMAT_VERSION", "save_detector", "load_detector"]
+__all__ = ["FORMAT_VERSION", "read", "write"]
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-"""Version of the file layout written by :func:`save_detector`."""
+"""Version of the file layout written by :func:`write`."""
 
 _MAGIC_KEY = "maat_detector_format"
 _ZIP_MAGIC = b"PK\x03\x04"
 _KIND = "__kind__"
 # Fitted attributes stored outside "fitted", or rebuilt on load.
 _SPECIAL = ("model_", "config_")
+_FITTED_FIELDS = {field.name for field in dataclasses.fields(FittedMAAT)}
+# Fields rebuilt on load, and feature names, which only some fits have.
+_REBUILT = {"config", "model", "device", "scan_backend", "feature_names_in"}
 _REQUIRED_KEYS = ("versions", "params", "config", "state_dict", "fitted", "checksum")
 
 
-def save_detector(detector, path):
-    """Write a fitted :class:`~maat_detector.MAATDetector` to a file.
+def write(path, params, fitted):
+    """Write a detector's parameters and fitted state to a file.
+
+    :meth:`MAATDetector.save <maat_detector.MAATDetector.save>` calls this.
 
     Parameters
     ----------
-    detector : MAATDetector
-        A fitted detector.
     path : str, os.PathLike or binary file object
         Destination. A path is written atomically (temporary file, then
         rename); a file object is written as is.
+    params : dict
+        The estimator's ``get_params(deep=False)``.
+    fitted : FittedMAAT
+        Its fitted state.
 
     Raises
     ------
-    sklearn.exceptions.NotFittedError
-        If ``detector`` is not fitted.
     TypeError
         If a parameter holds a value that is not a plain Python value.
 
@@ -96,27 +103,24 @@ def save_detector(detector, path):
 
     See Also
     --------
-    load_detector : Read the file back.
+    read : Read the file back.
 
     Examples
     --------
     >>> import io
     >>> import numpy as np
     >>> from maat_detector import MAATDetector
-    >>> from maat_detector.persistence import load_detector, save_detector
     >>> X = np.c_[np.sin(np.arange(200) / 5), np.cos(np.arange(200) / 7)]
     >>> det = MAATDetector(win_size=20, d_model=8, n_heads=2, e_layers=1, d_ff=8,
     ...                    epochs=1, block_size=5, random_state=0).fit(X)
     >>> buffer = io.BytesIO()
-    >>> save_detector(det, buffer)
+    >>> det.save(buffer)
     >>> _ = buffer.seek(0)
-    >>> again = load_detector(buffer)
+    >>> again = MAATDetector.load(buffer)
     >>> bool((again.score_samples(X) == det.score_samples(X)).all())
     True
     """
-    # Name the attributes: a half-finished fit may leave n_features_in_ alone.
-    check_is_fitted(detector, ["model_", "offset_", "config_"])
-    payload = _to_payload(detector)
+    payload = _to_payload(params, fitted)
     if hasattr(path, "write"):
         torch.save(payload, path)
         return
@@ -135,22 +139,30 @@ def save_detector(detector, path):
         raise
 
 
-def load_detector(path, device=None):
-    """Read a detector written by :func:`save_detector`, running no code.
+def read(path, known_params, device=None):
+    """Read a detector file written by :func:`write`, running no code.
+
+    :meth:`MAATDetector.load <maat_detector.MAATDetector.load>` calls this.
 
     Parameters
     ----------
     path : str, os.PathLike or binary file object
-        File written by :func:`save_detector` (or :meth:`MAATDetector.save`).
+        File written by :func:`write`.
+    known_params : collection of str
+        The parameter names this version's estimator takes; a file with any
+        other is refused.
     device : str, torch.device or None, default=None
         Device for the network. None keeps the saved ``device_`` when it is
         available here, else uses the CPU; "auto" picks CUDA when available.
 
     Returns
     -------
-    detector : MAATDetector
-        Fitted and in eval mode; its scores equal the saved detector's on the
-        same device.
+    params : dict
+        The estimator's parameters, those added after the file was written
+        set to what the file computed.
+    fitted : FittedMAAT
+        The network in eval mode on the device; its scores equal the saved
+        detector's on the same device.
 
     Raises
     ------
@@ -166,10 +178,6 @@ def load_detector(path, device=None):
         If the file was written by another maat_detector version with the
         same format; the detector is still loaded.
 
-    See Also
-    --------
-    save_detector : Write the file.
-
     Notes
     -----
     The fused CUDA scan is used again only on a CUDA device with mamba-ssm
@@ -183,35 +191,34 @@ def load_detector(path, device=None):
     payload = _read_payload(path)
     name = _describe(path)
     _check_versions(payload, name)
-    return _from_payload(payload, name, device)
+    return _from_payload(payload, name, device, known_params)
 
 
 # ------------------------------------------------------------------ writing
 
 
-def _to_payload(detector):
-    fitted = {
-        name: _encode(value, name)
-        for name, value in vars(detector).items()
-        if name.endswith("_") and not name.startswith("_") and name not in _SPECIAL
-    }
+def _to_payload(params, fitted):
+    attributes = fitted.attributes()
     payload = {
         _MAGIC_KEY: FORMAT_VERSION,
         "versions": _library_versions(),
-        "params": _params_of(detector),
-        "config": _encode(dataclasses.asdict(detector.config_), "config_"),
+        "params": _encode_params(params),
+        "config": _encode(dataclasses.asdict(fitted.config), "config_"),
         "state_dict": {
-            key: tensor.detach().cpu()
-            for key, tensor in detector.model_.state_dict().items()
+            key: tensor.detach().cpu() for key, tensor in fitted.model.state_dict().items()
         },
-        "fitted": fitted,
+        "fitted": {
+            name: _encode(value, name)
+            for name, value in attributes.items()
+            if name not in _SPECIAL
+        },
     }
     payload["checksum"] = _checksum(payload)
     return payload
 
 
-def _params_of(detector):
-    params = detector.get_params(deep=False)
+def _encode_params(params):
+    params = dict(params)
     random_state = params.get("random_state")
     if random_state is not None and not isinstance(random_state, Integral):
         warnings.warn(
@@ -363,7 +370,7 @@ def _read_payload(path):
         raise ValueError(
             f"{name} is not a maat_detector file: it is not a torch zip archive "
             f"(it starts with {head!r}). Write detector files with "
-            "MAATDetector.save or maat_detector.persistence.save_detector; "
+            "MAATDetector.save; "
             "pickle and joblib files are not read here because loading them can "
             "run arbitrary code (use pickle/joblib only on files you trust)."
         )
@@ -374,7 +381,7 @@ def _read_payload(path):
             f"{name} is not a maat_detector file: it holds objects other than "
             "tensors and plain Python values, which torch.load(weights_only=True) "
             f"refused without running it ({_first_line(exc)}). Detector files "
-            "from save_detector never do; load other files only from sources "
+            "from MAATDetector.save never do; load other files only from sources "
             "you trust."
         ) from exc
     except (
@@ -452,11 +459,7 @@ def _check_versions(payload, name):
         )
 
 
-def _from_payload(payload, name, device):
-    from ._detector import MAATDetector
-    from ._validation import resolve_device
-    from .nn import MAATConfig
-
+def _from_payload(payload, name, device, known_params):
     try:
         params = _decode(payload["params"])
         fitted = _decode(payload["fitted"])
@@ -470,17 +473,14 @@ def _from_payload(payload, name, device):
     # Older files keep what they computed, not the newer defaults.
     for key, value in PARAMETERS_ADDED_LATER.items():
         params.setdefault(key, value)
-    known = MAATDetector().get_params(deep=False)
-    unknown = sorted(set(params) - set(known))
+    unknown = sorted(set(params) - set(known_params))
     if unknown:
         raise ValueError(
             f"{name} has parameter(s) {unknown} that this maat_detector "
             f"{__version__} does not know. Upgrade: pip install --upgrade "
             "maat-detector."
         )
-    detector = MAATDetector(**params)
-
-    target = _target_device(device, saved_device, resolve_device)
+    target = available_device(saved_device, device)
     try:
         config = MAATConfig(**payload["config"])
     except (TypeError, ValueError) as exc:
@@ -490,116 +490,23 @@ def _from_payload(payload, name, device):
             "again."
         ) from exc
     model, config = restore_network(
-        config, payload["state_dict"], target, name, requested=detector.scan_backend
+        config,
+        payload["state_dict"],
+        target,
+        name,
+        requested=params.get("scan_backend", "auto"),
     )
-
-    for attr, value in fitted.items():
-        setattr(detector, attr, value)
-    detector.config_ = config
-    detector.model_ = model
-    detector.device_ = target
-    detector.scan_backend_ = config.scan_backend
-    return detector
-
-
-def restore_network(config, state_dict, device, name=None, requested=None):
-    """Rebuild a fitted network on ``device``; shared by ``load`` and unpickling.
-
-    With ``requested="auto"`` the scan backend is chosen again for this
-    machine (a detector fitted where the compiled CPU scan was absent uses
-    it where it is present). Otherwise a fused CUDA or compiled CPU scan is
-    swapped for the pure-PyTorch one where it cannot run, so a detector
-    fitted on a GPU scores on a CPU-only machine.
-
-    Parameters
-    ----------
-    config : MAATConfig
-    state_dict : dict of str to Tensor
-    device : torch.device
-        From :func:`available_device`.
-    name : str, optional
-        The file, for error messages on mismatched shapes.
-    requested : str, optional
-        The detector's ``scan_backend`` parameter.
-
-    Returns
-    -------
-    model : MAAT
-        On ``device``, in eval mode.
-    config : MAATConfig
-        ``config``, with the scan backend actually used.
-    """
-    from .nn import MAAT
-    from .ssm import fused_scan_available, resolve_scan_backend
-    from .ssm._cpu import load_cpu_kernel
-
-    if requested == "auto":
-        config = dataclasses.replace(
-            config, scan_backend=resolve_scan_backend("auto", device)
-        )
-    if config.scan_backend == "cuda" and (
-        device.type != "cuda" or not fused_scan_available()
-    ):
-        logger.info(
-            "fitted with the fused CUDA scan; using the pure-PyTorch scan on %s", device
-        )
-        config = dataclasses.replace(config, scan_backend="torch")
-    if config.scan_backend == "compiled" and (
-        device.type != "cpu" or load_cpu_kernel() is None
-    ):
-        logger.info(
-            "fitted with the compiled CPU scan; using the pure-PyTorch scan on %s",
-            device,
-        )
-        config = dataclasses.replace(config, scan_backend="torch")
-    model = MAAT(config)
-    if name is not None:
-        _check_state_dict(model, state_dict, name)
-    model.load_state_dict(state_dict, strict=True)
-    return model.to(device).eval(), config
-
-
-def available_device(saved):
-    """``saved`` if this machine has it, else the CPU (logged at INFO)."""
-    from ._validation import resolve_device
-
-    return _target_device(None, saved, resolve_device)
-
-
-def _target_device(device, saved, resolve_device):
-    if device is not None:
-        return resolve_device(str(device))
-    saved = torch.device(saved)
-    if saved.type == "cuda" and torch.cuda.is_available():
-        if saved.index is None or saved.index < torch.cuda.device_count():
-            return saved
-    elif saved.type == "mps" and torch.backends.mps.is_available():
-        return saved
-    elif saved.type == "cpu":
-        return saved
-    logger.info("saved on %s, which is not available here; loading on the CPU", saved)
-    return torch.device("cpu")
-
-
-def _check_state_dict(model, state_dict, name):
-    """Raise ValueError naming each weight whose name or shape does not fit."""
-    expected = model.state_dict()
-    problems = []
-    for key, tensor in state_dict.items():
-        if key not in expected:
-            problems.append(f"unexpected weight {key!r}")
-        elif tuple(tensor.shape) != tuple(expected[key].shape):
-            problems.append(
-                f"weight {key!r} has shape {tuple(tensor.shape)} in the file but "
-                f"{tuple(expected[key].shape)} in the network its configuration "
-                "builds"
-            )
-    problems += [f"missing weight {key!r}" for key in expected if key not in state_dict]
-    if problems:
-        shown = "; ".join(problems[:5])
-        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+    fields = {
+        attribute[:-1]: value
+        for attribute, value in fitted.items()
+        if attribute[:-1] in _FITTED_FIELDS
+    }
+    missing = sorted(f"{field}_" for field in _FITTED_FIELDS - set(fields) - _REBUILT)
+    if missing:
         raise ValueError(
-            f"{name} does not match the network built from its own "
-            f"configuration: {shown}{more}. The file was edited or written by an "
-            "incompatible version; save the detector again."
+            f"{name} is a damaged maat_detector file: fitted attribute(s) "
+            f"{missing} are missing. Save the detector again."
         )
+    fields.update(config=config, model=model, device=target)
+    fields["scan_backend"] = config.scan_backend
+    return params, FittedMAAT(**fields)

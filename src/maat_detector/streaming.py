@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._params import check_input, score_settings
+from .engine import FittedMAAT
 from .windowing import moving_mean
 
 __all__ = ["StreamScorer"]
@@ -60,7 +62,7 @@ class StreamScorer:
         self.detector = detector
         self.threshold_ = detector.threshold_
         keep = detector.win_size - 1
-        self._smoothing = detector._smoothing_width(detector.n_features_in_)
+        self._smoothing = score_settings(detector, detector.n_features_in_).smoothing
         if state is not None:
             self._context = np.asarray(state["context"], dtype=np.float32)
             self.n_rows_seen_ = int(state["n_rows_seen"])
@@ -68,7 +70,8 @@ class StreamScorer:
             self._recent = np.asarray(state.get("recent_scores", ()), np.float64)
         else:
             raw = detector.fit_tail_ if context is None else context
-            scaled = detector._scale(detector._check_input(raw, reset=False))
+            fitted = FittedMAAT.from_attributes(detector)
+            scaled = fitted.scale_rows(check_input(detector, raw, reset=False))
             if scaled.shape[0] < keep:
                 raise ValueError(
                     f"context has {scaled.shape[0]} rows; the stream needs "
@@ -101,9 +104,11 @@ class StreamScorer:
         if len(chunk) == 0:
             return np.empty(0, dtype=np.float64)
         det = self.detector
-        rows = det._scale(det._check_input(chunk, reset=False))
+        fitted = FittedMAAT.from_attributes(det)
+        rows = fitted.scale_rows(check_input(det, chunk, reset=False))
         full = np.concatenate([self._context, rows])
-        raw = det._score_prepared(full, step=1, combine="end", smooth=False)
+        settings = score_settings(det, det.n_features_in_)
+        raw = fitted.scores(full, settings, step=1, combine_mode="end", smooth=False)
         raw = np.concatenate([self._recent, raw[det.win_size - 1 :]])
         # The first rows of a stream average over the scores there are.
         scores = moving_mean(raw, self._smoothing, centered=False)

@@ -1,41 +1,33 @@
-"""MAATDetector: the scikit-learn face of the MAAT model."""
+"""MAATDetector: the scikit-learn face of the MAAT model.
+
+Each public method checks its input (:mod:`maat_detector._params`), calls the
+engine (:mod:`maat_detector.engine`) and sets the fitted attributes. The
+fitted attributes are the fields of one
+:class:`~maat_detector.engine.FittedMAAT`, shown with a trailing underscore.
+"""
 
 from __future__ import annotations
 
-import copy
-import logging
-import math
-import time
-import warnings
-
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, OutlierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from . import thresholds
-from ._memory import reusing_freed_memory
-from ._validation import (
+from . import engine, persistence
+from ._params import (
     PARAMETER_CONSTRAINTS,
     PARAMETERS_ADDED_LATER,
     check_cross_parameters,
-    check_finite,
+    check_input,
     check_min_rows,
-    check_precision,
-    resolve_device,
+    fit_settings,
+    score_settings,
+    threshold_settings,
 )
-from .nn import MAAT, MAATConfig, minimax_loss, window_components
-from .ssm import resolve_scan_backend
-from .windowing import (
-    WindowScoreAccumulator,
-    iter_window_batches,
-    moving_mean,
-    window_starts,
-)
+from .engine import FittedMAAT
+from .engine.network import available_device, restore_network
+from .streaming import StreamScorer
 
 __all__ = ["MAATDetector"]
-
-logger = logging.getLogger(__name__)
 
 
 class MAATDetector(OutlierMixin, BaseEstimator):
@@ -410,155 +402,21 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         """
         before = {k: v for k, v in vars(self).items() if k.endswith("_")}
         try:
-            return self._fit(X)
+            self._validate_params()
+            check_cross_parameters(self)
+            X = check_input(self, X, reset=True)
+            check_min_rows(X.shape[0], self.win_size)
+            fitted = engine.fit(X, fit_settings(self, X.shape[1]))
         except BaseException:
-            # validate_data(reset=True) has already written n_features_in_
-            # (and feature_names_in_): restore the state from before the call.
+            # check_input(reset=True) has already written n_features_in_ (and
+            # feature_names_in_): restore the state from before the call, so
+            # a failed or interrupted fit leaves the detector as it was.
             for key in [k for k in vars(self) if k.endswith("_")]:
                 del self.__dict__[key]
             self.__dict__.update(before)
             raise
-
-    @reusing_freed_memory()
-    def _fit(self, X):
-        self._validate_params()
-        check_cross_parameters(self)
-        X = self._check_input(X, reset=True)
-        n_samples = X.shape[0]
-        check_min_rows(n_samples, self.win_size)
-
-        device = resolve_device(self.device)
-        check_precision(self.precision, device)
-        backend = resolve_scan_backend(self.scan_backend, device)
-        center, scale = _fit_scaling(X, self.scaling)
-        fit_tail = np.array(X[n_samples - self.win_size + 1 :])  # raw, for stream()
-        X = (X - center) / scale
-
-        n_val = int(math.floor(self.validation_fraction * n_samples))
-        if n_val and (n_val < self.win_size or n_samples - n_val < self.win_size):
-            logger.info(
-                "validation tail of %d rows cannot hold a window of %d rows "
-                "beside the training part; training and calibrating on all rows",
-                n_val,
-                self.win_size,
-            )
-            n_val = 0
-        train, val = X[: n_samples - n_val], X[n_samples - n_val :]
-
-        config = MAATConfig(
-            n_features=X.shape[1],
-            win_size=self.win_size,
-            d_model=self.d_model,
-            n_heads=self.n_heads,
-            e_layers=self.e_layers,
-            d_ff=self.d_ff,
-            dropout=float(self.dropout),
-            attention=self.attention,
-            block_size=min(self.block_size, self.win_size),
-            objective=self.objective,
-            use_mamba=self.use_mamba,
-            share_mamba=self.share_mamba,
-            d_state=self.d_state,
-            d_conv=self.d_conv,
-            expand=self.expand,
-            scan_backend=backend,
-        )
-        seed = _seed_from(self.random_state)
-        # fork_rng restores the global torch RNG afterwards: fit never changes
-        # the caller's random state.
-        fork_devices = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(seed)
-            model = MAAT(config).to(device)
-            history, best_epoch = self._train(model, train, val, device, seed)
-            model.eval()
-            calibration = val if n_val else train
-            channel_scale, score_stats, threshold = self._calibration(
-                model, calibration, device
-            )
-
-        # Fitted state is assigned only now, so an interrupted fit writes
-        # nothing.
-        self.config_ = config
-        self.model_ = model
-        self.device_ = device
-        self.scan_backend_ = backend
-        self.center_, self.scale_ = center, scale
-        self.history_ = history
-        self.best_epoch_ = best_epoch
-        self.n_epochs_ = len(history)
-        self.fit_tail_ = fit_tail
-        self.n_calibration_rows_ = calibration.shape[0]
-        self.channel_scale_ = channel_scale
-        self.score_stats_ = score_stats
-        self.threshold_ = threshold
-        self.offset_ = -threshold
-        return self
-
-    def _warmup(self):
-        """Leading steps of a scoring window a forecaster's row means skip.
-
-        A forecast at the start of a window has almost no past to go on, so
-        its error says little about the row (docs, "Detection quality").
-        """
-        if self.objective != "forecast":
-            return 0
-        return min(math.ceil(self.win_size / 10), self.win_size - 1)
-
-    def _score_stride(self):
-        """``score_step``, or its default: windows overlap by the warm-up."""
-        return self.score_step or self.win_size - self._warmup()
-
-    def _smoothing_width(self, n_features):
-        """Rows per centred mean of the final scores (1: none)."""
-        if self.score_smoothing != "auto":
-            return self.score_smoothing
-        if n_features > 1:
-            return 1
-        # A third of the window, centred: the narrowest width of the plateau
-        # measured on the univariate tuning series (33 to 67 rows, within
-        # 0.005 VUS-PR of each other).
-        return 2 * (self.win_size // 6) + 1
-
-    def _top_k(self, n_features):
-        """Channels averaged in the reconstruction score (all when None)."""
-        return n_features if self.top_channels is None else self.top_channels
-
-    def _calibration(self, model, X, device):
-        """Channel scale, score statistics and threshold from scaled rows X."""
-        n_samples, n_features = X.shape
-        top_k = self._top_k(n_features) < n_features
-        # The k largest channels differ row by row, so the top-k scores need
-        # the channel scale first: a second pass over the window errors.
-        # They are kept from the first pass when that fits the memory budget
-        # (float32, windows x L x C), else recomputed.
-        n_windows = len(
-            window_starts(n_samples, self.win_size, self._score_stride())[0]
-        )
-        kept_bytes = 4 * n_windows * self.win_size * n_features
-        cache = [] if top_k and kept_bytes <= _CALIBRATION_CACHE_BYTES else None
-        components = self._components(
-            model, X, device, per_channel=True, error_cache=cache
-        )
-        channel_scale = _channel_scale(components["error"])
-        if top_k:
-            components["error"] = self._components(
-                model,
-                X,
-                device,
-                channel_scale=channel_scale,
-                needed=("error",),
-                error_cache=cache,
-            )["error"]
-        else:
-            components["error"] = (components["error"] / channel_scale).mean(1)
-        score_stats = _score_statistics(components)
-        scores = moving_mean(
-            _combine(components, self.score_mode, score_stats),
-            self._smoothing_width(n_features),
-        )
-        threshold = self._threshold_from(scores)
-        return channel_scale, score_stats, threshold
+        fitted.feature_names_in = getattr(self, "feature_names_in_", None)
+        return self._set_fitted(fitted)
 
     def calibrate(self, X):
         """Recalibrate the scores and the threshold on normal rows, keeping the network.
@@ -589,106 +447,10 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self._validate_params()
         check_cross_parameters(self)
         X = self._prepare(X)
-        channel_scale, score_stats, threshold = self._calibration(
-            self.model_, X, self.device_
+        fitted = self._fitted().recalibrated(
+            X, score_settings(self, X.shape[1]), threshold_settings(self)
         )
-        self.n_calibration_rows_ = X.shape[0]
-        self.channel_scale_ = channel_scale
-        self.score_stats_ = score_stats
-        self.threshold_ = threshold
-        self.offset_ = -threshold
-        return self
-
-    def _train(self, model, train, val, device, seed):
-        """Minimax training with early stopping on the validation tail."""
-        generator = torch.Generator().manual_seed(seed)
-        starts = np.arange(0, train.shape[0] - self.win_size + 1, self.train_step)
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
-        history, best_state, best_loss, best_epoch, stale = [], None, math.inf, 0, 0
-        per_epoch = len(starts)
-        if self.max_train_windows is not None:
-            per_epoch = min(per_epoch, self.max_train_windows)
-        n_batches = math.ceil(per_epoch / self.batch_size)
-        for epoch in range(1, self.epochs + 1):
-            began = time.perf_counter()
-            model.train()
-            draw = torch.randperm(len(starts), generator=generator)[:per_epoch]
-            order = starts[draw.numpy()]
-            totals = dict.fromkeys(("loss1", "loss2", "reconstruction"), 0.0)
-            bar = _progress(n_batches, f"epoch {epoch}/{self.epochs}", self.verbose)
-            for _, windows in iter_window_batches(
-                train, order, self.win_size, self.batch_size
-            ):
-                x = torch.from_numpy(windows).to(device)
-                reconstruction, associations = _forward(model, x, self.precision)
-                losses = minimax_loss(x, reconstruction, associations, self.k)
-                if not torch.isfinite(losses["objective"]):
-                    bar.close()
-                    return self._diverged(model, history, best_state, best_epoch)
-                optimizer.zero_grad(set_to_none=True)
-                losses["objective"].backward()
-                optimizer.step()
-                for name in totals:
-                    totals[name] += losses[name].item() * len(windows)
-                bar.update(1)
-            bar.close()
-            record = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-            record.update({f"train_{n}": v / per_epoch for n, v in totals.items()})
-            if val.shape[0]:
-                record.update(self._validation_losses(model, val, device))
-            record["seconds"] = time.perf_counter() - began
-            history.append(record)
-            logger.info("epoch %d: %s", epoch, record)
-            # The reference halves the rate after every epoch from the second.
-            for group in optimizer.param_groups:
-                group["lr"] = self.lr * 0.5 ** (epoch - 1)
-
-            monitored = record.get("val_reconstruction", record["train_reconstruction"])
-            if monitored < best_loss:
-                best_loss, best_epoch, stale = monitored, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                stale += 1
-                if self.n_iter_no_change is not None and stale >= self.n_iter_no_change:
-                    logger.info("early stop after epoch %d", epoch)
-                    break
-        model.load_state_dict(best_state)
-        return history, best_epoch
-
-    def _diverged(self, model, history, best_state, best_epoch):
-        if best_state is None:
-            raise FloatingPointError(
-                f"training diverged in the first epoch (non-finite loss) with "
-                f"lr={self.lr}; lower lr, check X for extreme values or use "
-                "scaling='robust'."
-            )
-        warnings.warn(
-            f"training diverged (non-finite loss) in epoch {len(history) + 1}; "
-            f"keeping the weights of epoch {best_epoch}. Lower lr to train longer.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        model.load_state_dict(best_state)
-        return history, best_epoch
-
-    @torch.inference_mode()
-    def _validation_losses(self, model, val, device):
-        model.eval()
-        starts = np.arange(0, val.shape[0] - self.win_size + 1, self.win_size)
-        totals = dict.fromkeys(("loss1", "loss2", "reconstruction"), 0.0)
-        for _, windows in iter_window_batches(
-            val, starts, self.win_size, self.batch_size
-        ):
-            x = torch.from_numpy(windows).to(device)
-            losses = minimax_loss(x, *_forward(model, x, self.precision), self.k)
-            for name in totals:
-                totals[name] += losses[name].item() * len(windows)
-        return {f"val_{n}": v / len(starts) for n, v in totals.items()}
-
-    def _threshold_from(self, scores):
-        if self.threshold_method == "spot":
-            return float(thresholds.spot_threshold(scores, q=self.spot_risk))
-        return float(thresholds.offset_from_contamination(scores, self.contamination))
+        return self._set_fitted(fitted)
 
     # -------------------------------------------------------------- scoring
 
@@ -707,7 +469,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,)
             Finite, non-negative scores, one per row.
         """
-        return self._score_prepared(self._prepare(X))
+        X = self._prepare(X)
+        return self._fitted().scores(X, score_settings(self, X.shape[1]))
 
     def score_samples(self, X):
         """Normality score per row: higher = more normal (scikit-learn convention).
@@ -781,24 +544,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             Non-negative; larger means the channel explains more of the score.
         """
         X = self._prepare(X)
-        if self.score_mode == "paper":
-            contributions = self._components(
-                self.model_,
-                X,
-                self.device_,
-                per_channel=True,
-                needed=("weighted_error",),
-            )["weighted_error"]
-        else:
-            contributions = self._components(
-                self.model_,
-                X,
-                self.device_,
-                channel_scale=self.channel_scale_,
-                per_channel=True,
-                needed=("error",),
-            )["error"]
-        return moving_mean(contributions, self._smoothing_width(X.shape[1]))
+        return self._fitted().contributions(X, score_settings(self, X.shape[1]))
 
     def stream(self, context=None, state=None):
         """A scorer for rows arriving one chunk at a time.
@@ -817,163 +563,26 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         StreamScorer
             Call ``update(chunk)`` for the anomaly scores of new rows.
         """
-        from .streaming import StreamScorer
-
         return StreamScorer(self, context=context, state=state)
 
     # ------------------------------------------------------------- helpers
 
-    def _check_input(self, X, reset):
-        try:
-            X = validate_data(
-                self,
-                X,
-                reset=reset,
-                dtype=[np.float64, np.float32],
-                ensure_all_finite=False,
-                ensure_min_samples=0,  # check_min_rows says how many are needed
-            )
-        except ValueError as exc:
-            if "could not convert" not in str(exc):
-                raise
-            raise ValueError(
-                f"X must be numeric ({exc}); convert or drop the non-numeric "
-                "columns first, e.g. df.select_dtypes('number') for a DataFrame."
-            ) from exc
-        X = check_finite(X, self.nan_policy)
-        if X.dtype != np.float32:  # float32 input is used as is, never modified
-            with np.errstate(over="ignore"):  # reported just below, with position
-                X = X.astype(np.float32)
-            if not np.isfinite(X).all():
-                check_finite(X)
-        return X
-
     def _prepare(self, X):
+        """Checked, scaled float32 rows of a fitted detector's input."""
         check_is_fitted(self)
-        X = self._check_input(X, reset=False)
+        X = check_input(self, X, reset=False)
         check_min_rows(X.shape[0], self.win_size)
-        return self._scale(X)
+        return self._fitted().scale_rows(X)
 
-    def _scale(self, X):
-        scaled = np.subtract(X, self.center_, dtype=np.float32)  # one new array
-        scaled /= self.scale_
-        return scaled
+    def _fitted(self):
+        """The fitted attributes as one :class:`~maat_detector.engine.FittedMAAT`."""
+        return FittedMAAT.from_attributes(self)
 
-    def _score_prepared(self, X, step=None, combine=None, smooth=True):
-        """Anomaly scores of an already checked and scaled series.
-
-        ``smooth=False`` leaves out the centred ``score_smoothing`` mean (the
-        stream applies a trailing one itself).
-        """
-        components = self._components(
-            self.model_,
-            X,
-            self.device_,
-            channel_scale=self.channel_scale_,
-            needed=_NEEDED[self.score_mode],
-            step=step,
-            combine=combine,
-        )
-        scores = _combine(components, self.score_mode, self.score_stats_)
-        return moving_mean(scores, self._smoothing_width(X.shape[1]) if smooth else 1)
-
-    @torch.inference_mode()
-    @reusing_freed_memory()
-    def _components(
-        self,
-        model,
-        X,
-        device,
-        *,
-        channel_scale=None,
-        per_channel=False,
-        needed=("energy", "discrepancy", "error"),
-        step=None,
-        combine=None,
-        error_cache=None,
-    ):
-        """Per-row score components over the scoring windows (see Notes).
-
-        Returns a dict with any of ``energy`` (n,), ``discrepancy`` (n,) and
-        ``error``. Without ``channel_scale``, ``error`` is the squared error,
-        (n, C) if ``per_channel`` else its channel mean (n,). With it, the
-        channel-normalised errors reduce to the reconstruction score (n,), or
-        to each channel's share of that score (n, C) if ``per_channel``.
-
-        ``error_cache``, a list: when empty, each batch's squared errors
-        (B, L, C) are appended to it; when filled, they are read from it
-        instead of running the network, and only ``error`` can be needed.
-        """
-        replay = bool(error_cache)
-        if replay and set(needed) != {"error"}:
-            raise ValueError("a filled error_cache gives the error only.")
-        n_samples, n_features = X.shape
-        win_size = self.win_size
-        step = step or self._score_stride()
-        starts, n_grid = window_starts(n_samples, win_size, step)
-        per_channel_names = ("error", "weighted_error") if per_channel else ()
-        accumulators = {
-            name: WindowScoreAccumulator(
-                n_samples,
-                win_size,
-                starts,
-                n_grid,
-                n_channels=n_features if name in per_channel_names else 0,
-                combine=combine or self.score_combine,
-                warmup=self._warmup(),
-            )
-            for name in needed
-        }
-        scale = None
-        if channel_scale is not None:
-            scale = torch.as_tensor(channel_scale, dtype=torch.float32, device=device)
-        bar = _progress(
-            math.ceil(len(starts) / self.batch_size), "scoring", self.verbose
-        )
-        if replay:  # the kept errors stand in for the windows: gather none
-            begins = range(0, len(starts), self.batch_size)
-            batches = (
-                (slice(b, b + len(e)), None)
-                for b, e in zip(begins, error_cache, strict=True)
-            )
-        else:
-            batches = iter_window_batches(X, starts, win_size, self.batch_size)
-        for index, (batch, windows) in enumerate(batches):
-            if replay:
-                squared_error, values = error_cache[index], {}
-            else:
-                x = torch.from_numpy(windows).to(device)
-                squared_error, discrepancy, energy = window_components(
-                    x, *_forward(model, x, self.precision), self.temperature
-                )
-                values = {"energy": energy, "discrepancy": discrepancy}
-                if error_cache is not None:
-                    error_cache.append(squared_error)
-            if "weighted_error" in needed:
-                # The paper's energy split over channels: sums to "energy".
-                weight = torch.softmax(-discrepancy, dim=-1).unsqueeze(-1)
-                values["weighted_error"] = weight * squared_error / n_features
-            if "error" in needed:
-                if scale is not None:
-                    values["error"] = _channel_shares(
-                        squared_error / scale, self._top_k(n_features), per_channel
-                    )
-                else:
-                    values["error"] = (
-                        squared_error if per_channel else squared_error.mean(-1)
-                    )
-            for name, accumulator in accumulators.items():
-                accumulator.add(batch, values[name].double().cpu().numpy())
-            bar.update(1)
-        bar.close()
-        components = {name: acc.result() for name, acc in accumulators.items()}
-        if not all(np.isfinite(value).all() for value in components.values()):
-            raise FloatingPointError(
-                "the model produced non-finite scores; the input may hold values "
-                "far outside the training range. Check X or refit with "
-                "scaling='robust'."
-            )
-        return components
+    def _set_fitted(self, fitted):
+        """Show ``fitted``'s fields as the public ``*_`` attributes."""
+        for name, value in fitted.attributes().items():
+            setattr(self, name, value)
+        return self
 
     # --------------------------------------------------------- persistence
 
@@ -985,9 +594,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         path : str or os.PathLike
             Destination file. See :mod:`maat_detector.persistence`.
         """
-        from .persistence import save_detector
-
-        save_detector(self, path)
+        check_is_fitted(self, ["model_", "offset_", "config_"])
+        persistence.write(path, self.get_params(deep=False), self._fitted())
 
     @classmethod
     def load(cls, path, device=None):
@@ -1006,9 +614,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         detector : MAATDetector
             Fitted, ready to score.
         """
-        from .persistence import load_detector
-
-        return load_detector(path, device=device)
+        params, fitted = persistence.read(path, cls._get_param_names(), device=device)
+        return cls(**params)._set_fitted(fitted)
 
     # ---------------------------------------------------- pickling support
 
@@ -1032,8 +639,6 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             state.setdefault(name, value)
         super().__setstate__(state)
         if model_state is not None:
-            from .persistence import available_device, restore_network
-
             self.device_ = available_device(self.device_)
             self.model_, self.config_ = restore_network(
                 self.config_, model_state, self.device_, requested=self.scan_backend
@@ -1045,122 +650,3 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         tags.input_tags.allow_nan = self.nan_policy == "interpolate"
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-#: Largest window errors ``fit`` keeps between its two calibration passes
-#: instead of running the network twice over the calibration rows.
-_CALIBRATION_CACHE_BYTES = 256 * 2**20
-
-#: Components each score mode combines.
-_NEEDED = {
-    "paper": ("energy",),
-    "reconstruction": ("error",),
-    "discrepancy": ("discrepancy",),
-    "calibrated": ("error", "discrepancy"),
-}
-
-
-def _forward(model, x, precision):
-    """``model(x)``; with ``precision="bfloat16"`` under autocast on x's device.
-
-    The association comes out in float32 either way (the attention computes
-    it so); the reconstruction is cast back, so that errors, losses and
-    scores are float32 arithmetic.
-    """
-    if precision == "float32":
-        return model(x)
-    with torch.autocast(x.device.type, dtype=torch.bfloat16):
-        reconstruction, associations = model(x)
-    return reconstruction.float(), associations
-
-
-def _channel_shares(error, k, per_channel):
-    """The reconstruction score of each point, or each channel's share of it.
-
-    The score is the mean of the ``k`` largest channel-normalised errors
-    (all C channels when ``k >= C``). A channel's share is its error / k when
-    it is among those k, else 0, so the shares sum to the score.
-    """
-    n_channels = error.shape[-1]
-    if k >= n_channels:
-        return error / n_channels if per_channel else error.mean(-1)
-    top = error.topk(k, dim=-1)
-    if not per_channel:
-        return top.values.mean(-1)
-    return torch.zeros_like(error).scatter_(-1, top.indices, top.values / k)
-
-
-def _channel_scale(squared_error):
-    """Mean squared reconstruction error per channel on the calibration rows.
-
-    Dividing by it puts every channel's error on the scale it has on normal
-    data, so a channel the model reconstructs poorly everywhere does not
-    drown the others. Floored to keep near-perfect channels finite.
-    """
-    scale = squared_error.mean(axis=0)
-    floor = max(float(scale.mean()) * 1e-3, 1e-12)
-    return np.maximum(scale, floor).astype(np.float32)
-
-
-def _score_statistics(components):
-    """Location and spread of each component on the calibration rows."""
-    stats = {}
-    for name in _NEEDED["calibrated"]:
-        value = components[name]
-        value = np.log(value + 1e-12) if name == "error" else value
-        q25, q50, q75 = np.percentile(value, [25, 50, 75])
-        stats[name] = (float(q50), float(max(q75 - q25, 1e-12)))
-    return stats
-
-
-def _combine(components, score_mode, stats):
-    """One anomaly score per row from its components."""
-    if score_mode == "paper":
-        return components["energy"]
-    if score_mode == "reconstruction":
-        return components["error"]
-    if score_mode == "discrepancy":
-        return components["discrepancy"]
-    # "calibrated": robust z-scores on the calibration rows, added. The
-    # Anomaly Transformer argues anomalies have a *smaller* discrepancy; on
-    # the tuning set (docs: "Detection quality") trained models showed the
-    # opposite, and + beat - (SMD VUS-PR 0.556 vs 0.453), so larger counts.
-    err_loc, err_spread = stats["error"]
-    dis_loc, dis_spread = stats["discrepancy"]
-    return (np.log(components["error"] + 1e-12) - err_loc) / err_spread + (
-        components["discrepancy"] - dis_loc
-    ) / dis_spread
-
-
-def _fit_scaling(X, scaling):
-    """Per-channel centre and scale; constant channels get scale 1."""
-    n_features = X.shape[1]
-    if scaling is None:
-        return np.zeros(n_features, np.float32), np.ones(n_features, np.float32)
-    if scaling == "robust":
-        center = np.median(X, axis=0)
-        q75, q25 = np.percentile(X, [75, 25], axis=0)
-        # 1.349 * sigma is the interquartile range of a Gaussian.
-        scale = (q75 - q25) / 1.349
-        fallback = X.std(axis=0)
-        scale = np.where(scale > 0, scale, fallback)
-    else:
-        center = X.mean(axis=0, dtype=np.float64)
-        scale = X.std(axis=0, dtype=np.float64)
-    scale = np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
-    return center.astype(np.float32), scale.astype(np.float32)
-
-
-def _seed_from(random_state):
-    """An int seed from ``random_state`` without touching numpy's global RNG."""
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, 2**31 - 1))
-    return int(random_state)
-
-
-def _progress(total, description, verbose):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, disable=not verbose, leave=False)

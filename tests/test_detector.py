@@ -298,7 +298,9 @@ def test_default_forecast_scoring_never_uses_a_windows_first_steps(series):
     settings = score_settings(det, series.shape[1])
     assert settings.warmup == 2  # ceil(16 / 10): windows start every 14 rows
     X = det._fitted().scale_rows(series.astype(np.float32))
-    scores = components(det.model_, X, det.device_, settings, needed=("error",))["error"]
+    scores = components(det.model_, X, det.device_, settings, needed=("error",))[
+        "error"
+    ]
     for start in (14, 28, 42):  # rows 0 and 1 of these windows
         window = torch.from_numpy(X[start - 14 : start + 2][None])
         with torch.inference_mode():

@@ -48,7 +48,9 @@ def test_auto_smooths_univariate_series_only(univariate):
     )
     multi = MAATDetector(**TINY)
     assert score_settings(multi, 3).smoothing == 1
-    assert score_settings(MAATDetector(**{**TINY, "score_smoothing": 7}), 3).smoothing == 7
+    assert (
+        score_settings(MAATDetector(**{**TINY, "score_smoothing": 7}), 3).smoothing == 7
+    )
 
 
 def test_threshold_is_set_on_smoothed_scores(univariate):

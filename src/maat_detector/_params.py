@@ -14,6 +14,7 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
@@ -37,11 +38,18 @@ __all__ = [
     "check_input",
     "check_min_rows",
     "check_precision",
+    "fit_context",
     "fit_settings",
     "resolve_device",
     "score_settings",
     "threshold_settings",
 ]
+
+#: scikit-learn's decorator for ``fit``-like methods: it validates the
+#: parameters against ``_parameter_constraints`` first, then skips nested
+#: validation inside. Re-exported so this stays the one module that touches
+#: scikit-learn internals.
+fit_context = _fit_context(prefer_skip_nested_validation=True)
 
 #: Parameters added after detectors were first saved, with the value that
 #: reproduces what a detector saved (or pickled) before them computed: older

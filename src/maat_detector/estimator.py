@@ -19,6 +19,7 @@ from ._params import (
     check_cross_parameters,
     check_input,
     check_min_rows,
+    fit_context,
     fit_settings,
     score_settings,
     threshold_settings,
@@ -384,6 +385,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
+    @fit_context
     def fit(self, X, y=None):
         """Train the network on a series and calibrate the threshold.
 
@@ -402,7 +404,6 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         """
         before = {k: v for k, v in vars(self).items() if k.endswith("_")}
         try:
-            self._validate_params()
             check_cross_parameters(self)
             X = check_input(self, X, reset=True)
             check_min_rows(X.shape[0], self.win_size)
@@ -418,6 +419,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         fitted.feature_names_in = getattr(self, "feature_names_in_", None)
         return self._set_fitted(fitted)
 
+    @fit_context
     def calibrate(self, X):
         """Recalibrate the scores and the threshold on normal rows, keeping the network.
 
@@ -444,7 +446,6 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self : MAATDetector
             The recalibrated detector.
         """
-        self._validate_params()
         check_cross_parameters(self)
         X = self._prepare(X)
         fitted = self._fitted().recalibrated(

@@ -205,7 +205,8 @@ def _to_payload(params, fitted):
         "params": _encode_params(params),
         "config": _encode(dataclasses.asdict(fitted.config), "config_"),
         "state_dict": {
-            key: tensor.detach().cpu() for key, tensor in fitted.model.state_dict().items()
+            key: tensor.detach().cpu()
+            for key, tensor in fitted.model.state_dict().items()
         },
         "fitted": {
             name: _encode(value, name)

@@ -17,8 +17,8 @@ module:
 """
 
 from .calibrate import ThresholdSettings
-from .fitting import FitSettings, fit
 from .fitted import FittedMAAT
+from .fitting import FitSettings, fit
 from .score import SCORE_MODES, ScoreSettings
 from .train import TrainSettings
 

@@ -71,15 +71,22 @@ def calibrate(model, X, device, score, threshold):
         if kept_bytes <= get_config()["working_memory"] * 2**20:
             outputs = list(network_outputs(model, X, starts, device, score))
     needed = ("energy", "discrepancy", "error")
-    values = components(model, X, device, score, needed=needed, per_channel=True, outputs=outputs)
+    values = components(
+        model, X, device, score, needed=needed, per_channel=True, outputs=outputs
+    )
     scale = channel_scale(values["error"])
     if top_k:
         values["error"] = components(
-            model, X, device, score, needed=("error",), channel_scale=scale, outputs=outputs
+            model,
+            X,
+            device,
+            score,
+            needed=("error",),
+            channel_scale=scale,
+            outputs=outputs,
         )["error"]
     else:
         values["error"] = (values["error"] / scale).mean(1)
     stats = score_statistics(values)
     scores = moving_mean(combine(values, score.mode, stats), score.smoothing)
     return scale, stats, threshold_from(scores, threshold)
-

@@ -117,13 +117,22 @@ class FittedMAAT:
         """Each channel's share of each row's score, for scaled rows ``X``."""
         if settings.mode == "paper":
             shares = components(
-                self.model, X, self.device, settings,
-                needed=("weighted_error",), per_channel=True,
+                self.model,
+                X,
+                self.device,
+                settings,
+                needed=("weighted_error",),
+                per_channel=True,
             )["weighted_error"]
         else:
             shares = components(
-                self.model, X, self.device, settings,
-                needed=("error",), channel_scale=self.channel_scale, per_channel=True,
+                self.model,
+                X,
+                self.device,
+                settings,
+                needed=("error",),
+                channel_scale=self.channel_scale,
+                per_channel=True,
             )["error"]
         return moving_mean(shares, settings.smoothing)
 

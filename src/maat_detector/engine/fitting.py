@@ -113,5 +113,3 @@ def fit(X, settings):
         score_stats=score_stats,
         threshold=threshold,
     )
-
-

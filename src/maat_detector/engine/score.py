@@ -102,7 +102,9 @@ def network_outputs(model, X, starts, device, settings):
     window tensors ``squared_error`` (B, L, C), ``discrepancy`` (B, L) and
     ``energy`` (B, L). Call it under :func:`torch.inference_mode`.
     """
-    bar = progress(math.ceil(len(starts) / settings.batch_size), "scoring", settings.verbose)
+    bar = progress(
+        math.ceil(len(starts) / settings.batch_size), "scoring", settings.verbose
+    )
     for batch, windows in iter_window_batches(
         X, starts, settings.win_size, settings.batch_size
     ):
@@ -110,11 +112,14 @@ def network_outputs(model, X, starts, device, settings):
         squared_error, discrepancy, energy = window_components(
             x, *forward(model, x, settings.precision), settings.temperature
         )
-        yield batch, {
-            "squared_error": squared_error,
-            "discrepancy": discrepancy,
-            "energy": energy,
-        }
+        yield (
+            batch,
+            {
+                "squared_error": squared_error,
+                "discrepancy": discrepancy,
+                "energy": energy,
+            },
+        )
         bar.update(1)
     bar.close()
 
@@ -204,7 +209,9 @@ def components(
 def _window_values(window, needed, scale, top_k, per_channel):
     """The needed per-window values from one batch of network outputs."""
     squared_error = window["squared_error"]
-    values = {name: window[name] for name in ("energy", "discrepancy") if name in needed}
+    values = {
+        name: window[name] for name in ("energy", "discrepancy") if name in needed
+    }
     if "weighted_error" in needed:
         # The paper's energy split over channels: sums to "energy".
         weight = torch.softmax(-window["discrepancy"], dim=-1).unsqueeze(-1)

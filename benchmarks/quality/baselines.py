@@ -1,4 +1,4 @@
-"""Baseline detectors for ``benchmarks/run.py``.
+"""Baseline detectors for the quality benchmarks (``run.py``, ``protocols.py``).
 
 Every baseline has the interface the benchmark needs from
 :class:`maat_detector.MAATDetector`:
@@ -34,6 +34,15 @@ Detectors
     ``pyod.models.ts_anomaly_transformer.AnomalyTransformer`` (PyOD >= 3),
     trained on the scaled series; its training scores are its
     ``decision_scores_``. Global torch seed set to 0 before ``fit``.
+``ZScoreBaseline``
+    The largest absolute z-score over the channels of a row (the series is
+    already scaled on train, so that is ``max_c |x_c|``): the simplest
+    detector a data scientist would try first.
+``PyODLSTMAD``
+    ``pyod.models.ts_lstm.LSTMAD`` (PyOD >= 3): an LSTM forecasts the next
+    row from the previous ``window_size``; a row's score is the Mahalanobis
+    distance of its forecast error. The first ``window_size`` rows get the
+    threshold. Global torch seed set to ``seed`` before ``fit``.
 ``RandomBaseline``
     Seeded uniform scores, a control: what chance gives on each metric.
 """
@@ -50,7 +59,9 @@ __all__ = [
     "IForestBaseline",
     "WindowIForestBaseline",
     "PyODAnomalyTransformer",
+    "PyODLSTMAD",
     "RandomBaseline",
+    "ZScoreBaseline",
     "pyod_available",
     "sliding_windows",
     "mean_over_windows",
@@ -259,3 +270,59 @@ class RandomBaseline(_Base):
 
     def anomaly_score(self, X):
         return self.rng_.random(len(X))
+
+
+class ZScoreBaseline(_Base):
+    """Largest absolute value over the channels of the (train-scaled) rows."""
+
+    def __init__(self, contamination=0.01):
+        self.contamination = contamination
+
+    def fit(self, X):
+        return self._set_threshold(self.anomaly_score(X))
+
+    def anomaly_score(self, X):
+        return np.abs(np.asarray(X, dtype=np.float64)).max(axis=1)
+
+
+class PyODLSTMAD(_Base):
+    """PyOD's LSTMAD (next-row forecast, Mahalanobis error), threshold from train."""
+
+    def __init__(
+        self,
+        window_size=100,
+        hidden_size=64,
+        n_layers=2,
+        epochs=5,
+        lr=8e-4,
+        batch_size=64,
+        contamination=0.01,
+        seed=0,
+    ):
+        self.window_size = window_size
+        self.hidden_size = hidden_size
+        self.n_layers = n_layers
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.contamination = contamination
+        self.seed = seed
+
+    def fit(self, X):
+        import torch
+        from pyod.models.ts_lstm import LSTMAD
+
+        torch.manual_seed(self.seed)
+        self.model_ = LSTMAD(
+            window_size=self.window_size,
+            hidden_size=self.hidden_size,
+            n_layers=self.n_layers,
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            contamination=self.contamination,
+        ).fit(np.asarray(X, dtype=np.float64))
+        return self._set_threshold(self.model_.decision_scores_)
+
+    def anomaly_score(self, X):
+        return self.model_.decision_function(np.asarray(X, dtype=np.float64))

@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from maat_detector.nn import MAAT, MAATConfig, MambaBlock, minimax_loss, point_scores
+from maat_detector.nn import (
+    MAAT,
+    MAATConfig,
+    MambaBlock,
+    minimax_loss,
+    window_components,
+)
 from maat_detector.nn.attention import EPS, prior_parts
 from maat_detector.ssm import selective_scan_ref
 from maat_detector.ssm._cpu import load_cpu_kernel
@@ -38,7 +44,7 @@ def test_forward_shapes(attention, share_mamba):
         assert a.sigma.shape == (5, 2, 12)
         assert a.series_dense().shape == (5, 2, 12, 12)
         assert torch.allclose(a.series_dense().sum(-1), torch.ones(5, 2, 12), atol=1e-5)
-    scores = point_scores(x, recon, assocs)
+    scores = window_components(x, recon, assocs)[2]  # the paper's energy
     assert scores.shape == (5, 12) and torch.isfinite(scores).all()
 
 
@@ -303,7 +309,7 @@ def test_runs_on_cuda_with_bf16_autocast():
     x = torch.randn(4, 12, 3, device="cuda")
     with torch.autocast("cuda", dtype=torch.bfloat16):
         recon, assocs = model(x)
-        scores = point_scores(x, recon, assocs)
+        scores = window_components(x, recon, assocs)[2]  # the paper's energy
     assert torch.isfinite(scores).all()
 
 

@@ -2,7 +2,7 @@
 
 from .attention import AnomalyAttention, Association
 from .config import MAATConfig
-from .losses import SCORE_MODES, minimax_loss, point_scores, window_components
+from .losses import minimax_loss, window_components
 from .mamba import MambaBlock
 from .model import MAAT
 
@@ -12,8 +12,6 @@ __all__ = [
     "AnomalyAttention",
     "Association",
     "MambaBlock",
-    "SCORE_MODES",
     "minimax_loss",
-    "point_scores",
     "window_components",
 ]

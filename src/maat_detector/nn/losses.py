@@ -8,10 +8,7 @@ import torch
 
 from .attention import Association
 
-__all__ = ["minimax_loss", "point_scores", "window_components", "SCORE_MODES"]
-
-#: Ways of turning a window into per-point anomaly scores; see point_scores.
-SCORE_MODES = ("paper", "reconstruction", "discrepancy")
+__all__ = ["minimax_loss", "window_components"]
 
 
 def minimax_loss(
@@ -71,28 +68,3 @@ def window_components(
     discrepancy = temperature * sum(a.discrepancy() for a in associations)
     energy = torch.softmax(-discrepancy, dim=-1) * squared_error.mean(dim=-1)
     return squared_error, discrepancy, energy
-
-
-def point_scores(
-    x: torch.Tensor,
-    reconstruction: torch.Tensor,
-    associations: Sequence[Association],
-    temperature: float = 50.0,
-    mode: str = "paper",
-) -> torch.Tensor:
-    """Per-point anomaly scores of each window, higher = more anomalous: (B, L).
-
-    - ``"paper"``: ``softmax_t(-AD) * rec_t`` (section 9).
-    - ``"reconstruction"``: ``rec_t``, the mean squared error over channels.
-    - ``"discrepancy"``: ``AD`` alone.
-    """
-    squared_error, discrepancy, energy = window_components(
-        x, reconstruction, associations, temperature
-    )
-    if mode == "paper":
-        return energy
-    if mode == "reconstruction":
-        return squared_error.mean(dim=-1)
-    if mode == "discrepancy":
-        return discrepancy
-    raise ValueError(f"mode={mode!r} is not one of {SCORE_MODES}.")

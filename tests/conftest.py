@@ -6,10 +6,35 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 
 # Tests use tiny models that gain nothing from threads; one thread avoids
 # oversubscribing the 2-core CI machine (and MKL start-up cost per call).
 torch.set_num_threads(1)
+
+# Property-based tests (hypothesis). "ci", the default, is bounded and
+# reproducible: a fixed number of examples, derandomized (the examples are a
+# function of the test alone), no per-example deadline (a tiny fit can take a
+# second on a loaded 2-core runner). "fuzz" runs the same properties longer
+# and randomized; the tests marked `fuzz` use it (`pytest -m fuzz`).
+# HYPOTHESIS_PROFILE picks the default profile.
+_NOT_FOR_FITS = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile(
+    "ci",
+    max_examples=20,
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_NOT_FOR_FITS,
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=500,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_NOT_FOR_FITS,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TINY = dict(
     win_size=16,

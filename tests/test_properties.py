@@ -27,7 +27,6 @@ from sklearn.ensemble import IsolationForest
 
 from maat_detector import MAATDetector
 from maat_detector.fleet import FleetError, fit_fleet, fit_score_fleet, score_fleet
-from maat_detector.persistence import load_detector, save_detector
 
 ONE_EPOCH = {**TINY, "epochs": 1}
 N_FEATURES = 3
@@ -370,7 +369,7 @@ def test_calibrate_any_rows_and_calibration_parameters(fitted, profile):
 def test_save_load_keeps_scores_and_damage_is_refused(fitted, profile):
     det, X_fit = fitted
     buffer = io.BytesIO()
-    save_detector(det, buffer)
+    det.save(buffer)
     good = buffer.getvalue()
     expected = det.score_samples(X_fit)
 
@@ -388,7 +387,7 @@ def test_save_load_keeps_scores_and_damage_is_refused(fitted, profile):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                again = load_detector(io.BytesIO(bytes(data)))
+                again = MAATDetector.load(io.BytesIO(bytes(data)))
         except ValueError as exc:
             assert FIX.search(str(exc)), exc
             return
@@ -400,8 +399,8 @@ def test_save_load_keeps_scores_and_damage_is_refused(fitted, profile):
 
 def test_save_load_round_trip_keeps_scores_on_any_rows(fitted, tmp_path):
     det, X_fit = fitted
-    save_detector(det, tmp_path / "det.maat")
-    again = load_detector(tmp_path / "det.maat")
+    det.save(tmp_path / "det.maat")
+    again = MAATDetector.load(tmp_path / "det.maat")
 
     @given(start=st.integers(0, 100), length=st.integers(WIN, 60))
     def check(start, length):

@@ -1,6 +1,8 @@
 """The maat-detector command line on the .npz benchmark layout."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -80,3 +82,78 @@ def test_missing_data_is_a_clear_error(tmp_path, capsys):
     code = main(["run", "--dataset", "SMD", "--data-dir", str(tmp_path / "nowhere")])
     assert code == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+# ------------------------------------------------- user mistakes: one line, 2
+
+
+def _error_line(capsys):
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("maat-detector")
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["run", "--dataset", "SDM"], "unknown dataset 'SDM' (did you mean 'SMD'?)"),
+        (["run", "--dataset", "nips-ts-swann"], "did you mean 'NIPS_TS_Swan'?"),
+        (["rn", "--dataset", "SMD"], "invalid choice: 'rn'"),
+        (["run", "--dataset", "npz", "--preset", "SMAPP"], "did you mean 'SMAP'?"),
+        (
+            ["run", "--dataset", "npz", "--set", "d_modle=64"],
+            "no parameter 'd_modle' (did you mean 'd_model'?)",
+        ),
+        (["run", "--dataset", "npz", "--set", "epochs"], "expects KEY=VALUE"),
+        (["run", "--dataset", "npz", "--sliding-window", "0"], "positive integer"),
+        (["run"], "required: --dataset"),
+        (["run", "--dataset", "SMD", "--data-dir", "/no/such/dir"], "not a folder"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_exit_2(argv, expected, capsys):
+    assert main(argv) == 2
+    assert expected in _error_line(capsys)
+
+
+def test_unknown_subcommand_suggests_run(capsys):
+    assert main(["rnu"]) == 2
+    assert "did you mean 'run'?" in _error_line(capsys)
+
+
+def test_bad_parameter_value_is_refused_before_loading(npz_dir, capsys):
+    argv = ["run", "--dataset", "npz", "--data-dir", str(npz_dir)]
+    argv += ["--benchmark", "TOY", "--entity", "toy-1", "--quiet"]
+    assert main([*argv, "--set", "epochs=-1"]) == 2
+    assert "epochs" in _error_line(capsys)
+
+
+def test_missing_entity_suggests_the_nearest(npz_dir, capsys):
+    argv = ["run", "--dataset", "npz", "--data-dir", str(npz_dir)]
+    assert main([*argv, "--benchmark", "TOY", "--entity", "toy-2"]) == 2
+    assert "did you mean 'toy-1'?" in _error_line(capsys)
+
+
+def test_json_into_a_missing_folder_is_refused_before_fitting(npz_dir, capsys):
+    argv = ["run", "--dataset", "npz", "--data-dir", str(npz_dir)]
+    argv += ["--benchmark", "TOY", "--entity", "toy-1"]
+    assert main([*argv, "--json", str(npz_dir / "no" / "r.json")]) == 2
+    line = _error_line(capsys)
+    assert "does not exist" in line and "create it" in line
+
+
+def test_console_script_prints_no_traceback(tmp_path):
+    """The installed entry point, run as a process: exit status and stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "maat_detector.cli", "run", "--dataset", "SDM"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    assert "did you mean 'SMD'?" in done.stderr

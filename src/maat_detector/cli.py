@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import json
 import logging
+import re
 import sys
 import time
+from pathlib import Path
 
 from . import datasets, presets
 from .evaluation import evaluate_scores
@@ -38,11 +41,35 @@ def _parse_override(text):
     return key.strip(), parsed
 
 
+class UsageError(Exception):
+    """A mistake in the command line: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors in one line and a nearest-name hint."""
+
+    def error(self, message):
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            valid = re.findall(r"'?([\w-]+)'?", choice.group(2))
+            message += _did_you_mean(choice.group(1), valid)
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}; see --help.\n")
+
+
+def _did_you_mean(name, valid):
+    """``" (did you mean 'X'?)"`` for the valid name nearest ``name``, or ''."""
+    by_lower = {str(v).lower(): str(v) for v in valid}
+    close = difflib.get_close_matches(str(name).lower(), by_lower, n=1, cutoff=0.5)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
 def build_parser():
     """The argument parser of ``maat-detector``."""
-    parser = argparse.ArgumentParser(
-        prog="maat-detector", description=__doc__.split("\n")[0]
-    )
+    parser = _Parser(prog="maat-detector", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run", help="fit with a preset, score the test part, print metrics"
@@ -73,10 +100,64 @@ def build_parser():
         metavar="KEY=VALUE",
         help="override a MAATDetector parameter (repeatable)",
     )
-    run.add_argument("--sliding-window", type=int, default=100)
+    run.add_argument("--sliding-window", type=_positive_int, default=100)
     run.add_argument("--json", dest="json_path", help="also write the results here")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expects a positive integer, got {text!r}")
+    return value
+
+
+def check_args(args):
+    """Check names, folders and parameters before any work; raise UsageError."""
+    key = args.dataset.replace("-", "_").lower()
+    names = {name.lower(): name for name in datasets.DATASET_NAMES}
+    if key not in names:
+        raise UsageError(
+            f"unknown dataset {args.dataset!r}"
+            f"{_did_you_mean(args.dataset, datasets.DATASET_NAMES)}; "
+            f"use one of {', '.join(datasets.DATASET_NAMES)}"
+        )
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise UsageError(
+            f"--data-dir {args.data_dir} is not a folder; pass the folder that "
+            "holds the dataset's files"
+        )
+    if args.preset is not None:
+        known = list(presets.PAPER_PRESETS)
+        try:
+            presets.paper_preset(args.preset)
+        except (KeyError, ValueError):
+            raise UsageError(
+                f"unknown preset {args.preset!r}{_did_you_mean(args.preset, known)}; "
+                f"use one of {', '.join(known)}"
+            ) from None
+    if args.overrides:
+        from .estimator import MAATDetector  # imports torch: only when needed
+
+        valid = MAATDetector._get_param_names()
+    for name, _ in args.overrides:
+        if name not in valid:
+            raise UsageError(
+                f"--set {name}=...: MAATDetector has no parameter {name!r}"
+                f"{_did_you_mean(name, valid)}; see help(MAATDetector) for the "
+                "parameters"
+            )
+    if args.json_path is not None:
+        folder = Path(args.json_path).resolve().parent
+        if not folder.is_dir():
+            raise UsageError(
+                f"--json {args.json_path}: folder {folder} does not exist; "
+                "create it or write the results elsewhere"
+            )
 
 
 def _load(args):
@@ -88,7 +169,18 @@ def _load(args):
         kwargs["channel"] = args.channel
     if key == "npz" and (args.benchmark or args.entity):
         kwargs.update(dataset=args.benchmark, entity=args.entity)
-    return datasets.load_dataset(args.dataset, args.data_dir, **kwargs)
+    try:
+        return datasets.load_dataset(args.dataset, args.data_dir, **kwargs)
+    except FileNotFoundError as exc:
+        if key == "npz" and args.benchmark and args.entity:
+            try:
+                known = datasets.list_entities(args.benchmark, args.data_dir)
+            except (OSError, ValueError):
+                known = []
+            hint = _did_you_mean(args.entity, known)
+            if hint:
+                raise UsageError(f"{_one_line(exc)}{hint}") from exc
+        raise
 
 
 def run(args):
@@ -160,14 +252,26 @@ def run(args):
 
 
 def main(argv=None):
-    """Entry point of the ``maat-detector`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``maat-detector`` console script.
+
+    Returns the exit status: 0 on success, 2 for a mistake in the command
+    line or the data (a one-line message on stderr, no traceback), 130 when
+    interrupted. Other errors are bugs and keep their traceback.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code
     logging.basicConfig(level=logging.WARNING)
     try:
+        check_args(args)
         run(args)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"maat-detector: error: {exc}", file=sys.stderr)
+    except (UsageError, OSError, ValueError) as exc:
+        print(f"maat-detector: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("maat-detector: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -120,7 +120,8 @@ class MambaBlock(nn.Module):
         :class:`_CausalDepthwiseConv`'s.
         """
         weight, bias = self.conv1d.weight.squeeze(1), self.conv1d.bias  # (Di, K)
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or not torch.is_grad_enabled():
+            # Inference: oneDNN adds the bias in the same pass.
             return _causal_depthwise_conv(x, weight, bias)
         if torch.is_autocast_enabled("cpu"):
             # In float32 (a cheap op), as the scan that reads it computes.

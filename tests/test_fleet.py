@@ -256,3 +256,28 @@ def test_grid_search_on_dask(dask_client, one_torch_thread):
     # Workers run one torch thread, as the local search here: same numbers.
     np.testing.assert_array_equal(scores, local.cv_results_["mean_test_score"])
     assert on_dask.best_params_ == local.best_params_
+
+
+def test_retried_series_are_named_in_a_warning(monkeypatch):
+    """Start events counted per series: two starts mean the task was retried."""
+    from maat_detector import fleet
+
+    starts = [(1.0, {"series": "a", "worker": "w1"}), (2.0, {"series": "b"})]
+    starts += [(3.0, {"series": "a", "worker": "w2"})]
+    lost = [(2.5, {"action": "remove-worker", "worker": "w1", "expected": False})]
+    monkeypatch.setattr(
+        fleet, "_dask_events", lambda topic: lost if topic == "all" else starts
+    )
+    with pytest.warns(fleet.FleetRetryWarning, match="1 series ran more than once"):
+        fleet._report_retries("maat-fleet-x", began=0.0)
+    with pytest.warns(fleet.FleetRetryWarning) as record:
+        fleet._report_retries("maat-fleet-x", began=0.0)
+    assert record[0].message.retried == {"a": 2}
+    assert record[0].message.lost_workers == ["w1"]
+
+
+def test_no_retry_report_outside_dask(recwarn):
+    from maat_detector import fleet
+
+    fleet._report_retries("maat-fleet-none", began=0.0)
+    assert not [w for w in recwarn if w.category is fleet.FleetRetryWarning]

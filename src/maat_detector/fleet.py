@@ -37,7 +37,12 @@ from __future__ import annotations
 
 import logging
 import pickle
+import sys
 import threading
+import time
+import uuid
+import warnings
+from collections import Counter
 from collections.abc import Mapping
 from contextlib import contextmanager
 from numbers import Integral
@@ -45,7 +50,13 @@ from numbers import Integral
 import joblib
 from sklearn.base import clone
 
-__all__ = ["FleetError", "fit_fleet", "fit_score_fleet", "score_fleet"]
+__all__ = [
+    "FleetError",
+    "FleetRetryWarning",
+    "fit_fleet",
+    "fit_score_fleet",
+    "score_fleet",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +92,36 @@ class FleetError(RuntimeError):
             f"series {self.key!r} failed: {type(self.error).__name__}: {self.error}. "
             "Fix or drop this series and run again."
         )
+
+
+class FleetRetryWarning(UserWarning):
+    """Some series of a fleet call ran more than once: a worker died mid-run.
+
+    On a Dask cluster the scheduler reruns the tasks of a worker that dies on
+    another worker; the fleet call still returns each series once, and warns
+    with this category which series were retried.
+
+    Parameters
+    ----------
+    message : str
+        The warning text; it names the retried series.
+    retried : dict of str to int
+        Series name -> number of times its task started.
+    lost_workers : list of str
+        Addresses of the workers that died during the call.
+
+    Attributes
+    ----------
+    retried : dict of str to int
+        Series name -> number of times its task started.
+    lost_workers : list of str
+        Addresses of the workers that died during the call.
+    """
+
+    def __init__(self, message, retried=None, lost_workers=None):
+        super().__init__(message)
+        self.retried = dict(retried or {})
+        self.lost_workers = list(lost_workers or [])
 
 
 def fit_fleet(series, estimator, *, n_jobs=None, backend=None, torch_threads="auto"):
@@ -123,6 +164,12 @@ def fit_fleet(series, estimator, *, n_jobs=None, backend=None, torch_threads="au
     FleetError
         If fitting a series fails; its message names the series and the
         original error, which is kept in ``error``.
+
+    Warns
+    -----
+    FleetRetryWarning
+        On Dask, when workers died during the call and series were rerun
+        elsewhere; names those series (see :class:`FleetRetryWarning`).
 
     See Also
     --------
@@ -225,6 +272,12 @@ def score_fleet(
     FleetError
         If scoring a series fails; names the series and the original error.
 
+    Warns
+    -----
+    FleetRetryWarning
+        On Dask, when workers died during the call and series were rerun
+        elsewhere; names those series (see :class:`FleetRetryWarning`).
+
     See Also
     --------
     fit_fleet : Fit one detector per series.
@@ -301,6 +354,12 @@ def fit_score_fleet(
     FleetError
         If a series fails; names the series and the original error.
 
+    Warns
+    -----
+    FleetRetryWarning
+        On Dask, when workers died during the call and series were rerun
+        elsewhere; names those series (see :class:`FleetRetryWarning`).
+
     See Also
     --------
     fit_fleet : Fit one detector per series.
@@ -348,8 +407,9 @@ def _fit_score_one(estimator, X, X_score, method):
     return detector, getattr(detector, method)(X_score)
 
 
-def _task(key, func, args, thread_rule):
+def _task(key, func, args, thread_rule, topic=None):
     """Run one series' work under ``thread_rule``; name the series on error."""
+    _note_start(topic, key)
     try:
         with _torch_threads(thread_rule):
             return func(*args)
@@ -370,10 +430,87 @@ def _run(tasks, n_jobs, backend, torch_threads):
         n_workers,
         threads,
     )
+    topic = f"maat-fleet-{uuid.uuid4().hex}"
+    began = time.time()
     parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend)
-    return parallel(
-        joblib.delayed(_task)(key, func, args, _ThreadRule(threads, n_workers))
+    results = parallel(
+        joblib.delayed(_task)(key, func, args, _ThreadRule(threads, n_workers), topic)
         for key, func, args in tasks
+    )
+    if len(results) != len(tasks):  # joblib guarantees it; checked, not trusted
+        raise RuntimeError(
+            f"the backend returned {len(results)} results for {len(tasks)} series"
+        )
+    _report_retries(topic, began)
+    return results
+
+
+# ------------------------------------------------------- retries on Dask
+#
+# When a Dask worker dies, the scheduler reruns the tasks it was running on
+# another worker; joblib sees one result per task and cannot tell. Each task
+# therefore logs a "started" event to the scheduler under a topic unique to
+# the call (Worker.log_event, public API); after the call, a series with more
+# than one start was retried. Worker deaths during the call are read from the
+# scheduler's own "remove-worker" events. Outside Dask both steps do nothing.
+
+
+def _note_start(topic, key):
+    if topic is None or "distributed" not in sys.modules:
+        return
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not running on a Dask worker
+        return
+    worker.log_event(topic, {"series": key, "worker": worker.address})
+
+
+def _dask_events(topic):
+    """Events of ``topic`` on the default Dask client's scheduler, or None."""
+    if "distributed" not in sys.modules:
+        return None
+    try:
+        from distributed import default_client
+
+        return default_client().get_events(topic)
+    except (ImportError, ValueError):  # no client: the call did not use Dask
+        return None
+    except Exception as exc:  # the report must not fail a finished call
+        logger.info("could not read the scheduler's events: %s", exc)
+        return None
+
+
+def _report_retries(topic, began):
+    starts = _dask_events(topic)
+    if not starts:
+        return
+    counts = Counter(msg["series"] for _, msg in starts)
+    retried = {key: n for key, n in counts.items() if n > 1}
+    lost = [
+        msg.get("worker")
+        for stamp, msg in (_dask_events("all") or ())
+        if stamp >= began
+        and msg.get("action") == "remove-worker"
+        and not msg.get("expected", False)
+    ]
+    if not retried and not lost:
+        return
+    if retried:
+        message = (
+            f"{len(retried)} series ran more than once because a Dask worker "
+            f"died mid-run and the scheduler retried them: {_preview(list(retried))}"
+            "; each is returned once, from the run that finished."
+        )
+    else:
+        message = (
+            f"{len(lost)} Dask worker(s) died during the call; every series is "
+            "returned once, and none was seen starting twice."
+        )
+    logger.warning(message)
+    warnings.warn(
+        FleetRetryWarning(message, retried=retried, lost_workers=lost), stacklevel=4
     )
 
 

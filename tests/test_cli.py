@@ -123,7 +123,7 @@ def test_unknown_subcommand_suggests_run(capsys):
     assert "did you mean 'run'?" in _error_line(capsys)
 
 
-def test_bad_parameter_value_is_refused_before_loading(npz_dir, capsys):
+def test_bad_parameter_value_is_one_line(npz_dir, capsys):
     argv = ["run", "--dataset", "npz", "--data-dir", str(npz_dir)]
     argv += ["--benchmark", "TOY", "--entity", "toy-1", "--quiet"]
     assert main([*argv, "--set", "epochs=-1"]) == 2

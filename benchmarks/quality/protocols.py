@@ -2,11 +2,16 @@
 
 Usage::
 
-    nice -n 10 python benchmarks/run.py --quick --jobs 2   # 8-10 min on 2 cores
-    python benchmarks/run.py --full               # all entities, paper size: GPU
-    python benchmarks/run.py --quick --datasets SMD UCR --methods maat pca random
-    python benchmarks/run.py --quick --entities 0 --methods pca iforest random \
-        --out benchmarks/results/baselines_all              # 0 = every entity
+    nice -n 10 python benchmarks/quality/protocols.py --quick --jobs 2  # 8-10 min
+    python benchmarks/quality/protocols.py --full     # all entities, paper size: GPU
+    python benchmarks/quality/protocols.py --quick --datasets SMD UCR \
+        --methods maat pca random
+    python benchmarks/quality/protocols.py --quick --entities 0 \
+        --methods pca iforest random --out /tmp/baselines_all   # 0 = every entity
+
+For the threshold-free quality table of every entity (VUS-PR of the defaults,
+the paper-size reference and the baselines) see ``run.py`` beside this file;
+this script adds the thresholded metrics and the reference code's protocol.
 
 Data: ``--data-dir``, else ``$MAAT_DATA``, else ``../shared/data`` next to the
 repository (the ``.npz`` layout read by
@@ -29,20 +34,15 @@ Protocol, the same for every method, per entity:
 
 Writes ``<out>.json`` (one row per entity, method and protocol, with run
 metadata) and ``<out>.md`` (tables). ``<out>`` defaults to
-``benchmarks/results/quick`` or ``benchmarks/results/full``.
+``benchmarks/results/quality/quick`` or ``benchmarks/results/quality/full``.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
-import datetime as _dt
 import functools
-import json
 import math
 import os
-import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -52,9 +52,10 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import _common  # noqa: E402
 import baselines  # noqa: E402
 
 from maat_detector import MAATDetector  # noqa: E402
@@ -190,14 +191,6 @@ def make_detector(method, mode, dataset, seed=0):
 # ------------------------------------------------------------------- entities
 
 
-def resolve_data_dir(arg):
-    if arg:
-        return Path(arg)
-    if os.environ.get("MAAT_DATA"):
-        return Path(os.environ["MAAT_DATA"])
-    return (REPO / ".." / "shared" / "data").resolve()
-
-
 def has_anomaly(data_dir, dataset, entity):
     with np.load(data_dir / dataset / f"{entity}.npz") as f:
         return bool(np.asarray(f["test_label"]).any())
@@ -222,37 +215,13 @@ def select_entities(data_dir, dataset, n):
 # ---------------------------------------------------------------------- run
 
 
-def git_info():
-    def git(*args):
-        return subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
-        ).stdout
-
-    # Porcelain lines are "XY path": keep the leading space of " M path".
-    dirty = [line[3:] for line in git("status", "--porcelain").splitlines()]
-    return {
-        "commit": git("rev-parse", "HEAD").strip(),
-        "dirty": bool(dirty),
-        "dirty_paths": dirty[:30],
-    }
-
-
 def machine_info():
-    import sklearn
-    import torch
-
+    """The machine and library versions, PyOD's among them."""
     ok, pyod_version = baselines.pyod_available()
     return {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "sklearn": sklearn.__version__,
+        **_common.machine_info(),
+        **_common.torch_info(),
         "pyod": pyod_version if ok else None,
-        "cuda": torch.cuda.is_available(),
     }
 
 
@@ -543,18 +512,12 @@ def _rounded(row):
     return {k: float(f"{v:.6g}") if isinstance(v, float) else v for k, v in row.items()}
 
 
-def to_json(meta, rows):
-    """The results file: indented metadata, then one line per row."""
-    lines = ",\n".join(json.dumps(_rounded(r), default=str) for r in rows)
-    head = json.dumps(meta, indent=1, default=str)
-    return f'{{"meta": {head},\n"rows": [\n{lines}\n]}}\n'
-
-
 # ----------------------------------------------------------------------- main
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    # --threads below, with the reason for its default.
+    p = _common.parser(__doc__, threads=None, data_dir=True)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--quick",
@@ -593,11 +556,6 @@ def build_parser():
         f"{' and '.join(ON_REQUEST)})",
     )
     p.add_argument(
-        "--data-dir",
-        default=None,
-        help="benchmark folder (default: $MAAT_DATA, else ../shared/data)",
-    )
-    p.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -622,7 +580,7 @@ def build_parser():
     p.add_argument(
         "--out",
         default=None,
-        help="output path without suffix (default benchmarks/results/<mode>)",
+        help="output path without suffix (default benchmarks/results/quality/<mode>)",
     )
     return p
 
@@ -648,8 +606,8 @@ def main(argv=None):
         if args.entities is not None
         else (QUICK_ENTITIES if mode == "quick" else 0)
     )
-    data_dir = resolve_data_dir(args.data_dir)
-    out = Path(args.out) if args.out else HERE / "results" / mode
+    data_dir = _common.resolve_data_dir(args.data_dir)
+    out = Path(args.out) if args.out else _common.RESULTS / "quality" / mode
     out.parent.mkdir(parents=True, exist_ok=True)
 
     notes = []
@@ -676,17 +634,14 @@ def main(argv=None):
             "and CPU s include the shared training."
         )
 
-    cmd = "python benchmarks/run.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
     meta = {
-        "command": cmd.strip(),
+        "command": _common.command_line(__file__, argv),
         "mode": mode,
         "data_dir": str(data_dir),
         "sliding_window": SLIDING_WINDOW,
         "threads": args.threads,
         "jobs": args.jobs,
-        "git": git_info(),
+        "git": _common.git_info(),
         "machine": machine_info(),
         "configs": configs,
         "notes": notes,
@@ -727,9 +682,11 @@ def main(argv=None):
     meta["entities"] = entities
     meta["left_out_no_anomaly"] = {k: v for k, v in skipped.items() if v}
 
-    out.with_suffix(".json").write_text(to_json(meta, rows))
-    out.with_suffix(".md").write_text(
-        markdown(rows, meta, methods, datasets_, entities, skipped)
+    _common.write_results(
+        out,
+        {"meta": meta, "rows": [_rounded(r) for r in rows]},
+        markdown(rows, meta, methods, datasets_, entities, skipped),
+        rows_key="rows",
     )
     print(
         f"wrote {out.with_suffix('.md')} and .json; wall {meta['wall_s'] / 60:.1f} min"

@@ -58,9 +58,8 @@ sys.path.insert(0, str(HERE))  # first: this suite's baselines.py
 import _common  # noqa: E402
 import baselines  # noqa: E402
 
-from maat_detector import MAATDetector  # noqa: E402
+from maat_detector import MAATDetector, metrics  # noqa: E402
 from maat_detector import datasets as mdata  # noqa: E402
-from maat_detector import metrics  # noqa: E402
 from maat_detector.presets import paper_size  # noqa: E402
 
 DATASETS = ("SMD", "MSL", "SMAP", "SKAB", "NAB", "UCR")
@@ -248,7 +247,10 @@ def run(args, jsonl):
         loaded = (None, None)
         for ds, ent, method, seed in todo:
             if loaded[0] != (ds, ent):
-                loaded = ((ds, ent), mdata.load_benchmark_entity(ds, ent, args.data_dir))
+                loaded = (
+                    (ds, ent),
+                    mdata.load_benchmark_entity(ds, ent, args.data_dir),
+                )
             data = loaded[1]
             rec = {"dataset": ds, "entity": ent, "method": method, "seed": seed}
             try:

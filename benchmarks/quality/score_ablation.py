@@ -6,8 +6,8 @@ channel, association discrepancy, the paper's window energy) and reports
 VUS-PR (sliding window 100) and PR-AUC per variant. Labels are used only to
 evaluate. Usage::
 
-    python benchmarks/score_ablation.py --dataset SMD --entities machine-1-6 ...
-    python benchmarks/score_ablation.py --tuning-set --set batch_size=16
+    python benchmarks/quality/score_ablation.py --dataset SMD --entities machine-1-6 ...
+    python benchmarks/quality/score_ablation.py --tuning-set --set batch_size=16
 
 ``--tuning-set`` runs the entities named in docs/quality.rst as the tuning
 set (several datasets); an entity may also be given as ``DATASET:NAME``.
@@ -17,7 +17,7 @@ unsmoothed score (``anomaly_score`` with ``score_smoothing=1``) averaged over
 that many centred or trailing rows (``moving_mean``), the measurement that
 chose ``score_smoothing``::
 
-    python benchmarks/score_ablation.py --entities \
+    python benchmarks/quality/score_ablation.py --entities \
         UCR:135_UCR_Anomaly_InternalBleeding16_1200_4187_4199 \
         NAB:artificialWithAnomaly__art_daily_flatmiddle \
         NAB:artificialWithAnomaly__art_daily_jumpsup \
@@ -26,22 +26,24 @@ chose ``score_smoothing``::
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from maat_detector import MAATDetector, metrics
-from maat_detector.cli import _parse_override
-from maat_detector.datasets import list_entities, load_benchmark_entity
-from maat_detector.windowing import moving_mean
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+import _common  # noqa: E402
+from protocols import MAAT_QUICK  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))
-from run import MAAT_QUICK  # noqa: E402
+from maat_detector import MAATDetector, metrics  # noqa: E402
+from maat_detector._params import score_settings  # noqa: E402
+from maat_detector.cli import _parse_override  # noqa: E402
+from maat_detector.datasets import list_entities, load_benchmark_entity  # noqa: E402
+from maat_detector.engine.score import components  # noqa: E402
+from maat_detector.windowing import moving_mean  # noqa: E402
 
 # The quick benchmark's configuration, so the two scripts measure one model.
 QUICK = dict(MAAT_QUICK)
@@ -63,6 +65,21 @@ def zscore(value, reference):
     return (value - q50) / max(q75 - q25, 1e-12)
 
 
+def per_channel_components(det, X):
+    """Energy, discrepancy and per-channel squared error of the rows of ``X``.
+
+    ``det`` is fitted; its scaling, window stride and batch size apply.
+    """
+    return components(
+        det.model_,
+        det._prepare(X),
+        det.device_,
+        score_settings(det, det.n_features_in_),
+        needed=("energy", "discrepancy", "error"),
+        per_channel=True,
+    )
+
+
 def variants(test, cal):
     """Score variants from test and calibration components."""
     scale = np.maximum(cal["error"].mean(0), cal["error"].mean() * 1e-3)
@@ -74,7 +91,7 @@ def variants(test, cal):
     z_dis = zscore(test["discrepancy"], cal["discrepancy"])
     # Top-k of the window-averaged channel errors; MAATDetector takes the top
     # k per window before averaging, so its scores differ slightly (its own
-    # numbers come from run.py).
+    # numbers come from protocols.py).
     ranked = -np.sort(-(test["error"] / scale), axis=1)
     top_k = {f"rec_top{k}": ranked[:, :k].mean(1) for k in (2, 3, 5)}
     return {
@@ -92,8 +109,8 @@ def variants(test, cal):
     }
 
 
-def main():
-    parser = argparse.ArgumentParser()
+def main(argv=None):
+    parser = _common.parser(__doc__, threads=None, data_dir=True)
     parser.add_argument("--dataset", default="SMD")
     parser.add_argument("--entities", nargs="*")
     parser.add_argument("--n-entities", type=int, default=3)
@@ -102,11 +119,9 @@ def main():
     parser.add_argument("--score-steps", nargs="*", type=int, default=[10])
     parser.add_argument("--smoothing-widths", nargs="*", type=int, default=[])
     parser.add_argument("--trailing-widths", nargs="*", type=int, default=[])
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args()
-    data_dir = Path(
-        os.environ.get("MAAT_DATA", Path(__file__).parents[2] / "shared" / "data")
-    )
+    parser.add_argument("--out", default=None, help="path without suffix for a .json")
+    args = parser.parse_args(argv)
+    data_dir = _common.resolve_data_dir(args.data_dir)
     params = dict(QUICK)
     # KEY=VALUE parsed as the maat-detector CLI's --set does (no eval).
     params.update(_parse_override(item) for item in args.set)
@@ -131,16 +146,9 @@ def main():
         for step in args.score_steps:
             det.set_params(score_step=step)
             began = time.perf_counter()
-            test = det._components(
-                det.model_, det._prepare(data.test), det.device_, per_channel=True
-            )
+            test = per_channel_components(det, data.test)
             score_s = time.perf_counter() - began
-            cal = det._components(
-                det.model_,
-                det._prepare(data.train[n - n_val :]),
-                det.device_,
-                per_channel=True,
-            )
+            cal = per_channel_components(det, data.train[n - n_val :])
             scores = variants(test, cal)
             if args.smoothing_widths or args.trailing_widths:
                 smoothing = det.score_smoothing
@@ -191,8 +199,14 @@ def main():
             + f" {np.mean(means):6.3f}"
         )
     if args.out:
-        Path(args.out).write_text(json.dumps(dict(params=params, rows=rows), indent=1))
+        record = dict(
+            command=_common.command_line(__file__, argv),
+            params=params,
+            run=_common.run_info(),
+            rows=rows,
+        )
+        _common.write_results(args.out, record, rows_key="rows")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,9 +1,10 @@
-"""Mean VUS-PR per dataset and method from ``run.py`` result files.
+"""Mean VUS-PR per dataset and method from ``protocols.py`` result files.
 
 Usage::
 
-    python benchmarks/summarize.py results/quick_all_entities.json \
-        results/quick_SMAP_all.json --exclude-tuning
+    python benchmarks/quality/summarize.py \
+        benchmarks/results/history/quick_all_entities.json \
+        benchmarks/results/history/quick_SMAP_all.json --exclude-tuning
 
 Where files hold the same dataset, entity and method, the later file's row
 counts (pass an earlier run first and a rerun of some datasets after it).
@@ -14,14 +15,16 @@ means cover only entities no default was chosen on.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+import _common  # noqa: E402
 from score_ablation import TUNING_SET  # noqa: E402
 
 
@@ -41,11 +44,11 @@ def dataset_means(rows, excluded=frozenset()):
     return means
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    parser = _common.parser(__doc__, threads=None)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--exclude-tuning", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows = [r for f in args.files for r in json.loads(f.read_text())["rows"]]
     means = dataset_means(rows, frozenset(TUNING_SET) if args.exclude_tuning else ())
     methods = sorted({m for by_method in means.values() for m in by_method})
@@ -66,4 +69,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

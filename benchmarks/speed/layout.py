@@ -17,18 +17,24 @@ and scoring.
 
 Usage::
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/layout_speed.py
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/speed/layout.py
+
+Prints its timings; it writes no results file.
 """
 
-import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from maat_detector._memory import reusing_freed_memory
-from maat_detector.nn import MambaBlock
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _common  # noqa: E402
+
+from maat_detector._memory import reusing_freed_memory  # noqa: E402
+from maat_detector.nn import MambaBlock  # noqa: E402
 
 
 def median_ms(func, repeats):
@@ -41,14 +47,12 @@ def median_ms(func, repeats):
     return 1e3 * statistics.median(times)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None):
+    parser = _common.parser(__doc__, threads=2, repeats=5)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--length", type=int, default=100)
     parser.add_argument("--d-inner", type=int, default=1024)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     batch, length, d_inner = args.batch, args.length, args.d_inner
 
@@ -102,4 +106,4 @@ def report(copies, convs, grad, args):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -26,15 +26,16 @@ each machine keeps its last 6000 training rows and first 6000 test rows
 
 Usage::
 
-    python benchmarks/fleet_speed.py                 # 8 machines, 6000 rows, 2 repeats
-    python benchmarks/fleet_speed.py --rows 0 --repeats 1
+    python benchmarks/speed/fleet.py               # 8 machines, 6000 rows, 2 repeats
+    python benchmarks/speed/fleet.py --rows 0 --repeats 1
+
+Writes ``benchmarks/results/speed/fleet.json`` and ``.md`` (``--out``).
 """
 
-import argparse
-import json
 import os
 import platform
 import statistics
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -44,11 +45,14 @@ import numpy as np
 import psutil
 import torch
 
-from maat_detector import MAATDetector, __version__
-from maat_detector.datasets import list_entities, load_benchmark_entity
-from maat_detector.fleet import fit_score_fleet
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _common  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+from maat_detector import MAATDetector, __version__  # noqa: E402
+from maat_detector.datasets import list_entities, load_benchmark_entity  # noqa: E402
+from maat_detector.fleet import fit_score_fleet  # noqa: E402
+
+OUT = _common.RESULTS / "speed" / "fleet"
 CONFIG = dict(
     win_size=100,
     d_model=32,
@@ -206,23 +210,17 @@ def markdown(record):
     return "\n".join(lines)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("MAAT_DATA", REPO.parent / "shared" / "data")),
-    )
+def main(argv=None):
+    parser = _common.parser(__doc__, out=OUT, threads=None, repeats=2, data_dir=True)
     parser.add_argument(
         "--rows",
         type=int,
         default=6000,
         help="last training / first test rows per machine; 0 = all",
     )
-    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
-    parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    args.data_dir = _common.resolve_data_dir(args.data_dir)
 
     from dask.distributed import Client, LocalCluster
 
@@ -293,6 +291,7 @@ def main():
         }
     n_rows = {k: [len(train[k]), len(test[k])] for k in train}
     record = {
+        "command": _common.command_line(__file__, argv),
         "n_series": len(train),
         "series_rows_train_test": n_rows,
         "rows_note": (
@@ -315,13 +314,12 @@ def main():
         "maat_detector": __version__,
         "platform": platform.platform(),
         "shared_machine": True,
+        "run": _common.run_info(),
     }
     table = markdown(record)
     print(table)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "fleet_speed.json").write_text(json.dumps(record, indent=2) + "\n")
-    (args.out_dir / "fleet_speed.md").write_text(table + "\n")
+    _common.write_results(args.out, record, table)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

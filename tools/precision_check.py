@@ -3,7 +3,8 @@
 One SMD machine (default machine-1-6, the one with the most labelled
 anomalies), two configurations:
 
-- ``quick``: ``MAAT_QUICK`` of ``benchmarks/run.py`` (d_model 64, 2 layers,
+- ``quick``: ``MAAT_QUICK`` of ``benchmarks/quality/protocols.py`` (d_model 64,
+  2 layers,
   2 epochs, training stride 20, scoring stride 10) on the whole entity;
 - ``paper``: the paper's size (window 100, d_model 512, 8 heads, 3 layers,
   d_ff 512), one epoch, training stride 20, scoring stride 10, on the first
@@ -21,14 +22,13 @@ also in the variant's top 1 %; the median relative change of a score (the
 largest is meaningless for the energy, whose softmax leaves many scores at
 or near zero); and VUS-PR.
 Seconds of fit and scoring are on a shared machine: indicative only;
-``benchmarks/speed.py`` is the speed measurement.
+``benchmarks/speed/speed.py`` is the speed measurement.
 
 Usage::
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/precision_check.py
+    OMP_WAIT_POLICY=PASSIVE python tools/precision_check.py
 """
 
-import argparse
 import json
 import os
 import platform
@@ -40,14 +40,17 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import MAAT_QUICK  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "benchmarks" / "quality"))
+import _common  # noqa: E402
+from protocols import MAAT_QUICK  # noqa: E402
 
 from maat_detector import MAATDetector, __version__  # noqa: E402
 from maat_detector import datasets as mdata  # noqa: E402
 from maat_detector.metrics import vus_pr  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+OUT = _common.RESULTS / "checks" / "precision_check"
 PAPER = dict(
     win_size=100,
     d_model=512,
@@ -160,15 +163,13 @@ def to_markdown(report):
     return "\n".join(lines) + "\n"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None):
+    parser = _common.parser(__doc__, out=OUT, threads=2, data_dir=True)
     parser.add_argument("--machine", default="machine-1-6")
-    parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--paper-rows", type=int, default=6000)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--configs", default="quick,paper")
-    parser.add_argument("--out", default="precision_check")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    args.data_dir = _common.resolve_data_dir(args.data_dir)
     torch.set_num_threads(args.threads)
     data = mdata.load_benchmark_entity("SMD", args.machine, args.data_dir)
     configs = {"quick": dict(MAAT_QUICK), "paper": dict(PAPER)}
@@ -184,6 +185,7 @@ def main():
             data.test_label[:rows],
         )
     report = {
+        "command": _common.command_line(__file__, argv),
         "config": {
             "machine": args.machine,
             "paper_rows": args.paper_rows,
@@ -198,14 +200,13 @@ def main():
         },
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
+        "run": _common.run_info(),
         "results": results,
     }
-    out_dir = REPO / "benchmarks" / "results"
-    (out_dir / f"{args.out}.json").write_text(json.dumps(report, indent=1) + "\n")
     markdown = to_markdown(report)
-    (out_dir / f"{args.out}.md").write_text(markdown)
+    _common.write_results(args.out, report, markdown)
     print(markdown)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,22 +4,28 @@ Fits a small detector on a synthetic 38-channel series, then feeds a stream of
 new rows in chunks of 1, 10, 100 and 1,000 rows and reports rows/s and the
 median and p99 latency of one ``update`` call. Usage::
 
-    python benchmarks/stream_speed.py [--rows 3000] [--threads 1]
+    python benchmarks/speed/stream.py [--rows 3000] [--threads 1]
+
+Writes ``benchmarks/results/speed/stream.json`` and ``.md`` (``--out``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from maat_detector import MAATDetector
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _common  # noqa: E402
+
+from maat_detector import MAATDetector  # noqa: E402
+
+OUT = _common.RESULTS / "speed" / "stream"
 
 CONFIG = dict(
     win_size=100,
@@ -34,23 +40,17 @@ CONFIG = dict(
 )
 
 
-def series(n, channels=38, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)[:, None]
-    periods = rng.uniform(20, 200, channels)
-    return np.sin(2 * np.pi * t / periods) + 0.1 * rng.standard_normal((n, channels))
+def series(n, seed=0):
+    """``n`` rows of 38 channels (the train half of ``_common.make_series``)."""
+    return _common.make_series(n, 38, seed, max_period=200)[0]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    parser = _common.parser(__doc__, out=OUT, threads=1)
     parser.add_argument(
         "--rows", type=int, default=3000, help="streamed rows per chunk size"
     )
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument(
-        "--out", default=str(Path(__file__).parent / "results" / "stream_speed")
-    )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     det = MAATDetector(**CONFIG).fit(series(6000))
     stream_rows = series(args.rows, seed=1)
@@ -78,7 +78,7 @@ def main():
             )
         )
     lines = [
-        "# Streaming: `python benchmarks/stream_speed.py`",
+        f"# Streaming: `{_common.command_line(__file__, argv)}`",
         "",
         f"Config {CONFIG}, 38 channels, {args.threads} torch thread(s), "
         f"load average {os.getloadavg()[0]:.1f}, {platform.machine()}.",
@@ -93,11 +93,15 @@ def main():
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    Path(args.out + ".md").write_text(text)
-    Path(args.out + ".json").write_text(
-        json.dumps(dict(config=CONFIG, threads=args.threads, rows=rows), indent=1)
+    record = dict(
+        command=_common.command_line(__file__, argv),
+        config=CONFIG,
+        threads=args.threads,
+        run=_common.run_info(),
+        rows=rows,
     )
+    _common.write_results(args.out, record, text)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

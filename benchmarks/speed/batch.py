@@ -1,6 +1,6 @@
 """Consecutive paper-size batches with and without reusing freed memory.
 
-``benchmarks/speed.py`` fits on 200 windows: two training batches, each
+``speed.py`` fits on 200 windows: two training batches, each
 started with a cold heap, so it hardly sees what happens over a long fit.
 This script runs, in one fresh subprocess per setting, ``--train-steps``
 consecutive training steps and then ``--score-batches`` inference batches of
@@ -12,7 +12,9 @@ it reports the seconds, the minor page faults and the system CPU time.
 
 Usage::
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/batch_speed.py
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/speed/batch.py
+
+Writes ``benchmarks/results/speed/batch.json`` and ``.md`` (``--out``).
 """
 
 import argparse
@@ -25,12 +27,15 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _common  # noqa: E402
+
+OUT = _common.RESULTS / "speed" / "batch"
 
 
 def child(backend, train_steps, score_batches, threads):
     import torch
-    from speed import CHANNELS, WIN, paper_model  # benchmarks/speed.py
+    from speed import CHANNELS, WIN, paper_model  # speed.py beside this file
 
     from maat_detector._memory import reusing_freed_memory
     from maat_detector.nn import minimax_loss, window_components
@@ -80,15 +85,13 @@ def child(backend, train_steps, score_batches, threads):
     print(json.dumps({"rows": rows, "peak_rss_mib": peak}))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None):
+    parser = _common.parser(__doc__, out=OUT, threads=2)
     parser.add_argument("--train-steps", type=int, default=4)
     parser.add_argument("--score-batches", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backend", default="auto")
-    parser.add_argument("--out", default="batch_speed")
-    parser.add_argument("--child", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
     if args.child:
         return child(args.backend, args.train_steps, args.score_batches, args.threads)
 
@@ -147,9 +150,12 @@ def main():
         for setting, result in results.items()
     ]
     markdown = "\n".join(lines) + "\n"
-    out_dir = REPO / "benchmarks" / "results"
-    (out_dir / f"{args.out}.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out_dir / f"{args.out}.md").write_text(markdown)
+    record = {
+        "command": _common.command_line(__file__, argv),
+        "run": _common.run_info(),
+        **results,
+    }
+    _common.write_results(args.out, record, markdown)
     print(markdown)
 
 

@@ -6,7 +6,7 @@ own virtual environment, not the project's)::
     python3 -m venv .venv-tsbad
     .venv-tsbad/bin/pip install --no-deps TSB-AD==1.5
     .venv-tsbad/bin/pip install "numpy<2" "scikit-learn<1.7"
-    .venv-tsbad/bin/python benchmarks/make_metrics_reference.py
+    .venv-tsbad/bin/python tools/make_metrics_reference.py
 
 It writes ``tests/data/metrics_reference.json``: for each case the recipe and
 seed that made it, the inputs themselves (so the tests need no RNG), and the
@@ -36,7 +36,7 @@ from TSB_AD.evaluation.basic_metrics import basic_metricor, generate_curve
 
 N_THRESHOLDS = 250  # TSB-AD's `thre` in get_metrics
 DEFAULT_OUTPUT = (
-    Path(__file__).resolve().parents[1] / "tests/data/metrics_reference.json"
+    Path(__file__).resolve().parents[1] / "tests" / "data" / "metrics_reference.json"
 )
 
 
@@ -319,10 +319,10 @@ def build(seed_offset=0, fuzz=0):
     out = {
         "description": (
             "Values computed by TSB-AD's own functions on the inputs stored here. "
-            "Regenerate with benchmarks/make_metrics_reference.py run by a Python "
+            "Regenerate with tools/make_metrics_reference.py run by a Python "
             "that has TSB-AD installed."
         ),
-        "generator": "benchmarks/make_metrics_reference.py",
+        "generator": "tools/make_metrics_reference.py",
         "tsb_ad_version": version("TSB_AD"),
         "numpy_version": np.__version__,
         "sklearn_version": sklearn.__version__,

@@ -20,23 +20,30 @@ what autograd keeps for the backward pass (unique storages).
 
 Usage::
 
-    python benchmarks/scan_speed.py                  # B 64, L 100, Di 1024, N 16 and 8
-    python benchmarks/scan_speed.py --threads 1 --repeats 3 --naive-backward-repeats 1
+    python benchmarks/speed/scan.py           # B 64, L 100, Di 1024, N 16 and 8
+    python benchmarks/speed/scan.py --threads 1 --repeats 3 --naive-backward-repeats 1
+
+Writes ``benchmarks/results/speed/scan.json`` and ``.md`` (``--out``); the
+per-variant runs the docs cite are ``scan_variant_<level>.json`` there.
 """
 
-import argparse
-import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from maat_detector.ssm import selective_scan, selective_scan_ref
-from maat_detector.ssm._cpu import cpu_kernel_error, load_cpu_kernel
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _common  # noqa: E402
+
+from maat_detector.ssm import selective_scan, selective_scan_ref  # noqa: E402
+from maat_detector.ssm._cpu import cpu_kernel_error, load_cpu_kernel  # noqa: E402
+
+OUT = _common.RESULTS / "speed" / "scan"
 
 
 def naive_scan(u, delta, A, B, C, D, z, delta_bias):
@@ -169,37 +176,33 @@ def markdown(rows, args):
     return "\n".join(lines)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    parser = _common.parser(
+        __doc__, out=OUT, threads=torch.get_num_threads(), repeats=5
+    )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--length", type=int, default=100)
     parser.add_argument("--d-inner", type=int, default=1024)
     parser.add_argument("--d-state", type=int, nargs="+", default=[16, 8])
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--naive-backward-repeats",
         type=int,
         default=3,
         help="fwd+bwd repeats for the slow naive and ref loops (default 3)",
     )
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument(
         "--impls", nargs="+", default=list(IMPLEMENTATIONS), choices=IMPLEMENTATIONS
     )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path(__file__).parent / "results" / "scan_speed.json",
-    )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     # Shared machines: record how busy the CPU was, the timings depend on it.
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rows = run(args)
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    print(markdown(rows, args))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+    table = markdown(rows, args)
+    print(table)
     record = {
+        "command": _common.command_line(__file__, argv),
         "config": {
             "batch": args.batch,
             "length": args.length,
@@ -215,11 +218,12 @@ def main():
         "cpu_count": os.cpu_count(),
         "compiled_variant": getattr(load_cpu_kernel(), "variant", None),
         "loadavg_1min_before_after": [load_before, load_after],
+        "run": _common.run_info(),
         "results": rows,
     }
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"\nwrote {args.output}")
+    paths = _common.write_results(args.out, record, table)
+    print(f"\nwrote {paths[0]}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -25,7 +25,7 @@
 #      tool's `carry` takes it along.
 #
 # Usage (from anywhere):
-#   bash benchmarks/build_cuda_wheels.sh
+#   bash packaging/build_cuda_wheels.sh
 # Environment knobs (defaults in brackets):
 #   PYTHON      Python 3.12 interpreter      [python3.12, else pyenv's 3.12.x]
 #   CUDA_HOME   CUDA 13 toolkit with nvcc    [/usr/local/cuda]

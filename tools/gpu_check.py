@@ -42,8 +42,8 @@ reports ``worst = max |a - b| / (atol + rtol |b|)``, so ``worst <= 1`` passes.
 
 Usage::
 
-    python benchmarks/gpu_check.py --out $OUT            # on the GPU machine
-    python benchmarks/gpu_check.py --dry-run --out /tmp/gpu_check   # plumbing, CPU
+    python tools/gpu_check.py --out $OUT            # on the GPU machine
+    python tools/gpu_check.py --dry-run --out /tmp/gpu_check   # plumbing, CPU
 
 ``--dry-run`` runs what a CPU can with tiny sizes: the parity sections compare
 the pure scan with the sequential oracle (``selective_scan_ref``) and the
@@ -57,7 +57,6 @@ with the package (``maat_detector.demo.load_shipped_machine``; same machine).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib
 import json
@@ -81,6 +80,8 @@ from maat_detector.ssm._cuda import fused_scan_import_error
 
 RTOL, ATOL = 6e-4, 2e-3
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import _common  # noqa: E402
 
 #: Paper-size detector (MODEL.md section 11; the estimator's defaults).
 PAPER = dict(
@@ -121,7 +122,7 @@ class Report:
         self.began = time.perf_counter()
         self.budget_s = budget_s
         self.data = {
-            "script": "benchmarks/gpu_check.py",
+            "script": "tools/gpu_check.py",
             "dry_run": dry_run,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "budget_s": budget_s,
@@ -348,19 +349,7 @@ def environment(ctx):
             except Exception as exc:  # noqa: BLE001 - record any import failure
                 entry[name] = f"not importable: {type(exc).__name__}: {exc}"
         info[module] = entry
-    try:
-        info["git_commit"] = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                timeout=10,
-            ).stdout.strip()
-            or None
-        )
-    except Exception:  # noqa: BLE001 - the device copy may have no .git
-        info["git_commit"] = None
+    info["git_commit"] = _common.git_info()["commit"] or None
     info["summary"] = (
         f"torch {info['torch']} cuda {info['torch_cuda']} "
         f"{info.get('device_name', 'no GPU')}; "
@@ -811,7 +800,7 @@ def pytest_gpu(ctx):
 
 # --------------------------------------------------------------------------
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _common.parser(__doc__, threads=None)
     parser.add_argument("--out", required=True, help="folder for gpu_check.json/.md")
     parser.add_argument(
         "--dry-run",

@@ -59,8 +59,10 @@ one scoring batch in subprocesses with ``OMP_WAIT_POLICY`` unset and
 
 Usage::
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/speed.py            # full run
-    python benchmarks/speed.py --rows 4000 --repeats 1 --out speed_quick
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/speed/speed.py     # full run
+    python benchmarks/speed/speed.py --rows 4000 --repeats 1 --out /tmp/speed_quick
+
+Writes ``benchmarks/results/speed/speed.json`` and ``.md`` (``--out``).
 """
 
 import argparse
@@ -79,27 +81,25 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from maat_detector import MAATDetector, __version__
-from maat_detector._memory import reusing_freed_memory
-from maat_detector.nn import MAAT, MAATConfig, minimax_loss, window_components
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _common  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+from maat_detector import MAATDetector, __version__  # noqa: E402
+from maat_detector._memory import reusing_freed_memory  # noqa: E402
+from maat_detector.nn import (  # noqa: E402
+    MAAT,
+    MAATConfig,
+    minimax_loss,
+    window_components,
+)
+
+OUT = _common.RESULTS / "speed" / "speed"
 WIN, D_MODEL, N_HEADS, LAYERS, D_FF, CHANNELS, STRIDE = 100, 512, 8, 3, 512, 25, 100
 
 
 def make_series(rows, seed=0):
     """Train and test series (rows, 25): sines of mixed periods plus noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(2 * rows)[:, None]
-    periods = rng.uniform(20, 400, CHANNELS)
-    phases = rng.uniform(0, 2 * np.pi, CHANNELS)
-    X = np.sin(2 * np.pi * t / periods + phases) + 0.1 * rng.standard_normal(
-        (2 * rows, CHANNELS)
-    )
-    X = X.astype(np.float32)
-    test = X[rows:].copy()
-    test[rows // 2 : rows // 2 + 50, :5] += 3.0  # one injected anomaly
-    return X[:rows], test
+    return _common.make_series(rows, CHANNELS, seed)
 
 
 def maat_detector(batch_size, precision="float32", scan_backend="auto"):
@@ -331,76 +331,73 @@ def run_child(args_list, env=None):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--strides", default="1,10,25,100")
-    parser.add_argument("--stride-windows", type=int, default=128)
-    parser.add_argument("--no-pyod", action="store_true")
-    parser.add_argument(
+def build_parser():
+    p = _common.parser(__doc__, out=OUT, threads=2, repeats=3)
+    p.add_argument("--rows", type=int, default=20_000)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--strides", default="1,10,25,100")
+    p.add_argument("--stride-windows", type=int, default=128)
+    p.add_argument("--no-pyod", action="store_true")
+    p.add_argument(
         "--precisions",
         default="float32,bfloat16",
         help="MAAT rows to time: float32 (maat), bfloat16 (maat_bf16)",
     )
-    parser.add_argument(
+    p.add_argument(
         "--scan-backends",
         default="auto",
         help="auto (the maat rows), torch (adds maat_torch: the PyTorch scan, fp32)",
     )
-    parser.add_argument("--memory", action="store_true")
-    parser.add_argument("--omp-probe", action="store_true")
-    parser.add_argument("--probe-batch", type=int, default=32)
-    parser.add_argument("--out", default="speed")
-    parser.add_argument(
+    p.add_argument("--memory", action="store_true")
+    p.add_argument("--omp-probe", action="store_true")
+    p.add_argument("--probe-batch", type=int, default=32)
+    p.add_argument(
         "--child",
         choices=["maat", "maat_bf16", "maat_torch", "pyod", "pyod_reuse", "probe"],
+        help=argparse.SUPPRESS,
     )
-    args = parser.parse_args()
-    if args.child == "probe":
-        return child_probe(args.probe_batch, args.threads)
-    if args.child:
-        return child_memory(args.child, args.rows, args.batch_size, args.threads)
+    return p
 
-    torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
-    precisions = args.precisions.split(",")
+
+def systems_to_time(args):
+    """The rows of the table, in order: MAAT precisions, torch scan, PyOD."""
     names = {"float32": "maat", "bfloat16": "maat_bf16"}
-    systems = [names[p] for p in precisions]
-    fp32_name = systems[0]  # the stride table's detector
+    systems = [names[p] for p in args.precisions.split(",")]
     if "torch" in args.scan_backends.split(","):
         systems.append("maat_torch")
-    systems += [] if args.no_pyod else ["pyod", "pyod_reuse"]
-    memory = {}
-    if args.memory:  # first, while this process is still small (see child_memory)
-        for system in systems:
-            memory[system] = run_child(
-                [
-                    "--child",
-                    system,
-                    "--rows",
-                    str(args.rows),
-                    "--batch-size",
-                    str(args.batch_size),
-                    "--threads",
-                    str(args.threads),
-                ]
-            )
-        print("peak memory:", memory, flush=True)
-    train, test = make_series(args.rows)
-    flops = count_flops(args.batch_size)
-    print(
-        "FLOPs per window (G):",
-        {k: round(v / 1e9, 3) for k, v in flops.items()},
-        flush=True,
-    )
+    return systems + ([] if args.no_pyod else ["pyod", "pyod_reuse"])
 
+
+def measure_memory(systems, args):
+    """Peak RSS growth of one fit and score per system, each in a subprocess."""
+    memory = {}
+    for system in systems:
+        memory[system] = run_child(
+            [
+                "--child",
+                system,
+                "--rows",
+                str(args.rows),
+                "--batch-size",
+                str(args.batch_size),
+                "--threads",
+                str(args.threads),
+            ]
+        )
+    print("peak memory:", memory, flush=True)
+    return memory
+
+
+def time_systems(systems, args, train, test):
+    """Fit and score every system per repeat, alternating; matmul rates too.
+
+    Returns ``(times, rates, loads, scans, fitted)``: seconds per system and
+    phase, matmul rates and load averages per repeat, the scan each MAAT row
+    ran and the fitted fp32 MAAT detector (for the stride table).
+    """
     # Warm-up (allocator, MKL, oneDNN primitives), untimed.
     for system in systems:
         fit_and_score(system, args.batch_size, train[: 3 * WIN], test[: 3 * WIN])
-
     times = {s: {"fit": [], "score": []} for s in systems}
     rates, loads, fitted, scans = [], [], None, {}
     for repeat in range(args.repeats):
@@ -411,7 +408,7 @@ def main():
             times[system]["score"].append(score_s)
             if _family(system) == "maat":
                 scans[system] = det.scan_backend_
-            if system == fp32_name:
+            if system == systems[0]:
                 fitted = det
         loads.append(os.getloadavg()[0])
         print(
@@ -423,8 +420,11 @@ def main():
             + f", load {loads[-1]:.1f}",
             flush=True,
         )
+    return times, rates, loads, scans, fitted
 
-    # MAAT scoring over strides, alternating within each repeat.
+
+def time_strides(fitted, args, test, flops, mm):
+    """MAAT scoring seconds at each stride, alternating within each repeat."""
     strides = [int(s) for s in args.strides.split(",")]
     stride_rows = {
         s: args.rows
@@ -440,42 +440,12 @@ def main():
             fitted.anomaly_score(test[: stride_rows[s]])
             stride_times[s].append(time.perf_counter() - began)
     fitted.set_params(score_step=STRIDE)
-
-    mm = statistics.median(r["mm_2048"] for r in rates)
-    mm_model = statistics.median(r["mm_model"] for r in rates)
-    mm_bf16 = statistics.median(r["mm_2048_bf16"] for r in rates)
-    mm_model_bf16 = statistics.median(r["mm_model_bf16"] for r in rates)
-    results = {}
-    for system in systems:
-        fit_s = statistics.median(times[system]["fit"])
-        score_s = statistics.median(times[system]["score"])
-        f_flops = fit_flops(system, flops, args.rows)
-        base = _family(system)
-        s_flops = score_windows(system, args.rows) * flops[f"{base}_forward"]
-        results[system] = {
-            "fit_s": fit_s,
-            "score_s": score_s,
-            "fit_s_all": times[system]["fit"],
-            "score_s_all": times[system]["score"],
-            "fit_points_per_s": args.rows / fit_s,
-            "score_points_per_s": args.rows / score_s,
-            "fit_gflop": f_flops / 1e9,
-            "score_gflop": s_flops / 1e9,
-            "fit_gflop_per_s": f_flops / fit_s / 1e9,
-            "score_gflop_per_s": s_flops / score_s / 1e9,
-            "fit_utilisation": f_flops / fit_s / 1e9 / mm,
-            "score_utilisation": s_flops / score_s / 1e9 / mm,
-            "fit_utilisation_of_bf16_rate": f_flops / fit_s / 1e9 / mm_bf16,
-            "score_utilisation_of_bf16_rate": s_flops / score_s / 1e9 / mm_bf16,
-        }
-        if system in scans:
-            results[system]["scan_backend_"] = scans[system]
-    stride_table = []
+    table = []
     for s in strides:
         sec = statistics.median(stride_times[s])
-        windows = score_windows(fp32_name, stride_rows[s], s)
+        windows = score_windows("maat", stride_rows[s], s)
         gflop = windows * flops["maat_forward"] / 1e9
-        stride_table.append(
+        table.append(
             {
                 "stride": s,
                 "rows": stride_rows[s],
@@ -488,33 +458,113 @@ def main():
                 "utilisation": gflop / sec / mm,
             }
         )
+    return table
 
+
+def omp_probe(args):
+    """One training and one scoring batch with OMP_WAIT_POLICY unset and PASSIVE."""
     probe = {}
-    if args.omp_probe:
-        for _ in range(2):
-            for policy in ("unset", "PASSIVE"):
-                env = dict(os.environ)
-                env.pop("OMP_WAIT_POLICY", None)
-                if policy != "unset":
-                    env["OMP_WAIT_POLICY"] = policy
-                out = run_child(
-                    [
-                        "--child",
-                        "probe",
-                        "--probe-batch",
-                        str(args.probe_batch),
-                        "--threads",
-                        str(args.threads),
-                    ],
-                    env=env,
-                )
-                for key, value in out.items():
-                    probe.setdefault(policy, {}).setdefault(key, []).append(value)
-        probe = {
-            p: {k: statistics.median(v) for k, v in d.items()} for p, d in probe.items()
-        }
+    for _ in range(2):
+        for policy in ("unset", "PASSIVE"):
+            env = dict(os.environ)
+            env.pop("OMP_WAIT_POLICY", None)
+            if policy != "unset":
+                env["OMP_WAIT_POLICY"] = policy
+            out = run_child(
+                [
+                    "--child",
+                    "probe",
+                    "--probe-batch",
+                    str(args.probe_batch),
+                    "--threads",
+                    str(args.threads),
+                ],
+                env=env,
+            )
+            for key, value in out.items():
+                probe.setdefault(policy, {}).setdefault(key, []).append(value)
+    return {
+        p: {k: statistics.median(v) for k, v in d.items()} for p, d in probe.items()
+    }
 
+
+def system_results(systems, times, scans, flops, rates, rows):
+    """Median seconds, points/s, GFLOP/s and utilisation per system."""
+    mm = statistics.median(r["mm_2048"] for r in rates)
+    mm_bf16 = statistics.median(r["mm_2048_bf16"] for r in rates)
+    results = {}
+    for system in systems:
+        fit_s = statistics.median(times[system]["fit"])
+        score_s = statistics.median(times[system]["score"])
+        f_flops = fit_flops(system, flops, rows)
+        s_flops = score_windows(system, rows) * flops[f"{_family(system)}_forward"]
+        results[system] = {
+            "fit_s": fit_s,
+            "score_s": score_s,
+            "fit_s_all": times[system]["fit"],
+            "score_s_all": times[system]["score"],
+            "fit_points_per_s": rows / fit_s,
+            "score_points_per_s": rows / score_s,
+            "fit_gflop": f_flops / 1e9,
+            "score_gflop": s_flops / 1e9,
+            "fit_gflop_per_s": f_flops / fit_s / 1e9,
+            "score_gflop_per_s": s_flops / score_s / 1e9,
+            "fit_utilisation": f_flops / fit_s / 1e9 / mm,
+            "score_utilisation": s_flops / score_s / 1e9 / mm,
+            "fit_utilisation_of_bf16_rate": f_flops / fit_s / 1e9 / mm_bf16,
+            "score_utilisation_of_bf16_rate": s_flops / score_s / 1e9 / mm_bf16,
+        }
+        if system in scans:
+            results[system]["scan_backend_"] = scans[system]
+    return results
+
+
+def ratios(results):
+    """MAAT rows over PyOD rows, and bf16 / torch-scan MAAT over fp32 MAAT."""
+    out = {"ratio_maat_over_pyod": {}}
+    keys = ("fit_points_per_s", "score_points_per_s")
+    for system in results:
+        for pyod in ("pyod", "pyod_reuse"):
+            if _family(system) == "pyod" or pyod not in results:
+                continue
+            out["ratio_maat_over_pyod"][f"{system} / {pyod}"] = {
+                k: results[system][k] / results[pyod][k] for k in keys
+            }
+    for other in ("maat_bf16", "maat_torch"):
+        if "maat" in results and other in results:
+            out[f"ratio_{other}_over_maat"] = {
+                k: results[other][k] / results["maat"][k] for k in keys
+            }
+    return out
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.child == "probe":
+        return child_probe(args.probe_batch, args.threads)
+    if args.child:
+        return child_memory(args.child, args.rows, args.batch_size, args.threads)
+
+    torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
+    systems = systems_to_time(args)
+    # Memory first, while this process is still small (see child_memory).
+    memory = measure_memory(systems, args) if args.memory else {}
+    train, test = make_series(args.rows)
+    flops = count_flops(args.batch_size)
+    print(
+        "FLOPs per window (G):",
+        {k: round(v / 1e9, 3) for k, v in flops.items()},
+        flush=True,
+    )
+    times, rates, loads, scans, fitted = time_systems(systems, args, train, test)
+    mm = {
+        key: statistics.median(r[key] for r in rates)
+        for key in ("mm_2048", "mm_model", "mm_2048_bf16", "mm_model_bf16")
+    }
+    stride_table = time_strides(fitted, args, test, flops, mm["mm_2048"])
     report = {
+        "command": _common.command_line(__file__, argv),
         "config": {
             "rows_train": args.rows,
             "rows_test": args.rows,
@@ -533,7 +583,7 @@ def main():
             "maat_validation_fraction": 0.0,
             "threads": args.threads,
             "repeats": args.repeats,
-            "stride_table_system": fp32_name,
+            "stride_table_system": systems[0],
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
         },
         "versions": {
@@ -548,39 +598,17 @@ def main():
             "loadavg_1min_per_repeat": loads,
             "loadavg_after": os.getloadavg(),
         },
-        "matmul_gflop_per_s": {
-            "mm_2048": mm,
-            "mm_model": mm_model,
-            "mm_2048_bf16": mm_bf16,
-            "mm_model_bf16": mm_model_bf16,
-            "all": rates,
-        },
+        "run": _common.run_info(),
+        "matmul_gflop_per_s": {**mm, "all": rates},
         "flops_per_window_g": {k: v / 1e9 for k, v in flops.items()},
-        "results": results,
-        "ratio_maat_over_pyod": {},
+        "results": system_results(systems, times, scans, flops, rates, args.rows),
         "strides": stride_table,
         "peak_memory_ru_maxrss_delta_mib": memory,
-        "omp_probe_s": probe,
+        "omp_probe_s": omp_probe(args) if args.omp_probe else {},
     }
-    for system in systems:
-        for pyod in ("pyod", "pyod_reuse"):
-            if _family(system) == "pyod" or pyod not in results:
-                continue
-            report["ratio_maat_over_pyod"][f"{system} / {pyod}"] = {
-                key: results[system][key] / results[pyod][key]
-                for key in ("fit_points_per_s", "score_points_per_s")
-            }
-    for other in ("maat_bf16", "maat_torch"):
-        if "maat" in results and other in results:
-            report[f"ratio_{other}_over_maat"] = {
-                key: results[other][key] / results["maat"][key]
-                for key in ("fit_points_per_s", "score_points_per_s")
-            }
-    out_dir = REPO / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{args.out}.json").write_text(json.dumps(report, indent=1) + "\n")
+    report.update(ratios(report["results"]))
     markdown = to_markdown(report)
-    (out_dir / f"{args.out}.md").write_text(markdown)
+    _common.write_results(args.out, report, markdown)
     print(markdown)
 
 
@@ -689,4 +717,4 @@ def to_markdown(r):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -31,15 +31,18 @@ from .nn.config import ATTENTION_MODES, OBJECTIVES
 from .ssm import resolve_scan_backend
 
 __all__ = [
+    "NETWORK_PARAMETERS",
     "PARAMETERS_ADDED_LATER",
     "PARAMETER_CONSTRAINTS",
     "check_cross_parameters",
     "check_finite",
     "check_input",
+    "check_fitted_parameters",
     "check_min_rows",
     "check_precision",
     "fit_context",
     "fit_settings",
+    "network_changes",
     "resolve_device",
     "score_settings",
     "threshold_settings",
@@ -122,6 +125,71 @@ def check_cross_parameters(est) -> None:
             f"block_size={est.block_size} is longer than win_size={est.win_size}; "
             "choose block_size <= win_size."
         )
+    if est.score_step is not None and est.score_step > est.win_size:
+        raise ValueError(
+            f"score_step={est.score_step} is larger than win_size={est.win_size}, "
+            "so some rows would fall between windows; choose score_step <= "
+            "win_size, or None for the default."
+        )
+
+
+#: Parameters that shape the fitted network: scoring with other values would
+#: need another network, so changing one after ``fit`` needs a refit.
+NETWORK_PARAMETERS = (
+    "win_size",
+    "d_model",
+    "n_heads",
+    "e_layers",
+    "d_ff",
+    "attention",
+    "block_size",
+    "objective",
+    "use_mamba",
+    "share_mamba",
+    "d_state",
+    "d_conv",
+    "expand",
+)
+
+
+def check_fitted_parameters(est) -> None:
+    """The parameters are valid and still describe ``est``'s fitted network.
+
+    Parameters used only by ``fit`` (``lr``, ``epochs`` ...) act at the next
+    fit; the scoring parameters act at once. Those that shape the network
+    (:data:`NETWORK_PARAMETERS`) cannot change without a refit.
+    """
+    est._validate_params()
+    check_cross_parameters(est)
+    changed = network_changes(est.get_params(deep=False), est.config_)
+    if changed:
+        raise ValueError(
+            f"parameters changed after fit ({', '.join(changed)}) define the "
+            "fitted network: call fit again, or set them back to the fitted "
+            "values."
+        )
+
+
+def network_changes(params, config):
+    """``"name: fitted -> now"`` for each network parameter that differs.
+
+    Parameters
+    ----------
+    params : dict
+        Estimator parameters.
+    config : MAATConfig
+        The fitted network's configuration.
+    """
+    changed = []
+    for name in NETWORK_PARAMETERS:
+        if name not in params:  # files from before the parameter existed
+            continue
+        value = params[name]
+        if name == "block_size":  # the network holds it clipped to the window
+            value = min(value, params["win_size"])
+        if value != getattr(config, name):
+            changed.append(f"{name}: {getattr(config, name)!r} -> {value!r}")
+    return changed
 
 
 def check_min_rows(n_samples: int, win_size: int, what: str = "X") -> None:
@@ -200,6 +268,11 @@ def check_input(est, X, reset):
     ``feature_names_in_`` on ``est``; otherwise X is checked against them.
     float32 input is used as is, never modified.
     """
+    if X is None:
+        raise TypeError(
+            "X is None; pass an array of shape (n_samples, n_features), one row "
+            "per time step (an empty (0, n_features) array for no rows)."
+        )
     try:
         X = validate_data(
             est,
@@ -210,12 +283,24 @@ def check_input(est, X, reset):
             ensure_min_samples=0,  # check_min_rows says how many are needed
         )
     except ValueError as exc:
-        if "could not convert" not in str(exc):
-            raise
-        raise ValueError(
-            f"X must be numeric ({exc}); convert or drop the non-numeric "
-            "columns first, e.g. df.select_dtypes('number') for a DataFrame."
-        ) from exc
+        message = str(exc)
+        if "could not convert" in message:
+            raise ValueError(
+                f"X must be numeric ({exc}); convert or drop the non-numeric "
+                "columns first, e.g. df.select_dtypes('number') for a DataFrame."
+            ) from exc
+        # scikit-learn's message names the problem; add what to do.
+        if "0 feature(s)" in message:
+            raise ValueError(
+                f"{message.rstrip('.')}: X has no columns; pass at least one "
+                "channel, one column per channel."
+            ) from exc
+        if "features, but" in message:
+            raise ValueError(
+                f"{message.rstrip('.')}; pass the same columns in the same order "
+                "as at fit, or fit again on the new columns."
+            ) from exc
+        raise
     X = check_finite(X, est.nan_policy)
     if X.dtype != np.float32:
         with np.errstate(over="ignore"):  # reported just below, with position

@@ -17,6 +17,7 @@ from ._params import (
     PARAMETER_CONSTRAINTS,
     PARAMETERS_ADDED_LATER,
     check_cross_parameters,
+    check_fitted_parameters,
     check_input,
     check_min_rows,
     fit_context,
@@ -446,7 +447,6 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self : MAATDetector
             The recalibrated detector.
         """
-        check_cross_parameters(self)
         X = self._prepare(X)
         fitted = self._fitted().recalibrated(
             X, score_settings(self, X.shape[1]), threshold_settings(self)
@@ -564,6 +564,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         StreamScorer
             Call ``update(chunk)`` for the anomaly scores of new rows.
         """
+        check_is_fitted(self)
+        check_fitted_parameters(self)
         return StreamScorer(self, context=context, state=state)
 
     # ------------------------------------------------------------- helpers
@@ -571,6 +573,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
     def _prepare(self, X):
         """Checked, scaled float32 rows of a fitted detector's input."""
         check_is_fitted(self)
+        check_fitted_parameters(self)
         X = check_input(self, X, reset=False)
         check_min_rows(X.shape[0], self.win_size)
         return self._fitted().scale_rows(X)
@@ -596,6 +599,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
             Destination file. See :mod:`maat_detector.persistence`.
         """
         check_is_fitted(self, ["model_", "offset_", "config_"])
+        check_fitted_parameters(self)
         persistence.write(path, self.get_params(deep=False), self._fitted())
 
     @classmethod

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._params import PARAMETERS_ADDED_LATER
+from ._params import PARAMETERS_ADDED_LATER, network_changes
 from ._version import __version__
 from .engine import FittedMAAT
 from .engine.network import available_device, restore_network
@@ -510,4 +510,54 @@ def _from_payload(payload, name, device, known_params):
         )
     fields.update(config=config, model=model, device=target)
     fields["scan_backend"] = config.scan_backend
+    _check_parts_agree(fields, params, name)
     return params, FittedMAAT(**fields)
+
+
+def _check_parts_agree(fields, params, name):
+    """Refuse a file whose parts disagree, although its checksum matches.
+
+    The checksum only proves the file is what was written; a faulty writer or
+    an edit followed by a new checksum can still join parts that do not fit
+    together, and those would fail later, deep inside scoring.
+    """
+    config = fields["config"]
+    n_features = fields["n_features_in"]
+    problems = []
+    if config.n_features != n_features:
+        problems.append(
+            f"the network takes {config.n_features} channels but n_features_in_ "
+            f"is {n_features}"
+        )
+    for vector in ("center", "scale", "channel_scale"):
+        shape = np.shape(fields[vector])
+        if shape != (n_features,):
+            problems.append(
+                f"{vector}_ has shape {shape} but n_features_in_ is {n_features}"
+            )
+    tail = np.shape(fields["fit_tail"])
+    if tail != (config.win_size - 1, n_features):
+        problems.append(
+            f"fit_tail_ has shape {tail}, not (win_size - 1, n_features_in_) = "
+            f"({config.win_size - 1}, {n_features})"
+        )
+    names = fields.get("feature_names_in")
+    if names is not None and len(names) != n_features:
+        problems.append(
+            f"feature_names_in_ has {len(names)} names but n_features_in_ is "
+            f"{n_features}"
+        )
+    changes = network_changes(params, config)
+    if changes:
+        problems.append(
+            "the parameters and the network disagree (network -> parameters: "
+            f"{', '.join(changes)})"
+        )
+    threshold = fields["threshold"]
+    if not isinstance(threshold, (int, float)) or not np.isfinite(threshold):
+        problems.append(f"threshold_ is {threshold!r}, not a finite number")
+    if problems:
+        raise ValueError(
+            f"{name}: the file's parts disagree: {'; '.join(problems)}. It was "
+            "edited or written by a faulty tool; save the detector again."
+        )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._params import check_input, score_settings
+from ._params import check_fitted_parameters, check_input, score_settings
 from .engine import FittedMAAT
 from .windowing import moving_mean
 
@@ -101,11 +101,14 @@ class StreamScorer:
             convention); ``scores > threshold_`` flags anomalies.
         """
         check_is_fitted(self.detector)
-        if len(chunk) == 0:
-            return np.empty(0, dtype=np.float64)
         det = self.detector
+        self._check_parameters()
         fitted = FittedMAAT.from_attributes(det)
+        # Checked before the early return: an empty chunk must still have the
+        # fitted channels.
         rows = fitted.scale_rows(check_input(det, chunk, reset=False))
+        if rows.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
         full = np.concatenate([self._context, rows])
         settings = score_settings(det, det.n_features_in_)
         raw = fitted.scores(full, settings, step=1, combine_mode="end", smooth=False)
@@ -116,6 +119,17 @@ class StreamScorer:
         self._context = full[full.shape[0] - (det.win_size - 1) :]
         self.n_rows_seen_ += rows.shape[0]
         return scores[scores.shape[0] - rows.shape[0] :]
+
+    def _check_parameters(self):
+        """Check the detector's parameters when they changed since last time.
+
+        A full check costs about a millisecond, as much as scoring a row of a
+        small model, so a stream repeats it only after ``set_params``.
+        """
+        params = self.detector.get_params(deep=False)
+        if params != getattr(self, "_checked_params", None):
+            check_fitted_parameters(self.detector)
+            self._checked_params = params
 
     def get_state(self):
         """The stream's small mutable state, for checkpointing.

@@ -11,7 +11,7 @@ variants.
 
 The extensions are optional: without a C++ compiler the install still
 succeeds and the detector uses the pure-PyTorch scan (about 1.2-1.3x slower to
-fit at paper size; ``benchmarks/speed.py``).
+fit at paper size; ``benchmarks/speed/speed.py``).
 """
 
 import os

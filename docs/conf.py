@@ -298,22 +298,24 @@ def setup(app):
 
 # -- build-time files ----------------------------------------------------------
 def _benchmark_results():
-    """docs/_generated/benchmark_results.md: the quick benchmark, if it was run."""
+    """docs/_generated/benchmark_results.md: the quality table, if it was run."""
     out = DOCS / "_generated" / "benchmark_results.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    quick = ROOT / "benchmarks" / "results" / "quick.md"
-    if quick.is_file():
-        body = quick.read_text(encoding="utf-8")
+    table = ROOT / "benchmarks" / "results" / "quality" / "quality.md"
+    if table.is_file():
+        body = table.read_text(encoding="utf-8")
         text = (
-            "The results below were produced by ``python benchmarks/run.py "
-            "--quick`` and copied from ``benchmarks/results/quick.md`` when "
-            "these pages were built.\n\n" + _demote_headings(body)
+            "The results below were produced by ``python "
+            "benchmarks/quality/run.py`` and copied from "
+            "``benchmarks/results/quality/quality.md`` when these pages were "
+            "built.\n\n" + _demote_headings(body)
         )
     else:
         text = (
             "No results file was present when these pages were built: run "
-            "``python benchmarks/run.py --quick`` to write "
-            "``benchmarks/results/quick.md``, then rebuild the documentation.\n"
+            "``python benchmarks/quality/run.py`` to write "
+            "``benchmarks/results/quality/quality.md``, then rebuild the "
+            "documentation.\n"
         )
     if not out.is_file() or out.read_text(encoding="utf-8") != text:
         out.write_text(text, encoding="utf-8")

@@ -1,7 +1,7 @@
 """Tests for maat_detector.metrics.
 
 Reference values: ``tests/data/metrics_reference.json`` was written by
-``benchmarks/make_metrics_reference.py`` run with TSB-AD 1.5 (``pip install
+``tools/make_metrics_reference.py`` run with TSB-AD 1.5 (``pip install
 TSB-AD==1.5`` in its own virtual environment, numpy 1.26, scikit-learn 1.6).
 Each stored value comes from TSB-AD's own code (``basic_metricor``,
 ``generate_curve``, the bundled ``affiliation`` package) or, for the plain

@@ -8,7 +8,7 @@ TSB-AD pins numpy<2, so it lives in its own virtual environment. Point
     .venv-tsbad/bin/pip install "numpy<2" "scikit-learn<1.7"
     MAAT_TSBAD_PYTHON=.venv-tsbad/bin/python pytest -m crosscheck
 
-Each test runs ``benchmarks/make_metrics_reference.py`` there on cases the
+Each test runs ``tools/make_metrics_reference.py`` there on cases the
 stored reference does not hold (shifted seeds, and small random "fuzz" cases:
 runs touching the ends, merged buffers, tied scores, windows 0-59), then
 compares. About a minute on two cores.
@@ -38,7 +38,7 @@ from maat_detector.metrics import (
 pytestmark = pytest.mark.crosscheck
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "make_metrics_reference.py"
+SCRIPT = ROOT / "tools" / "make_metrics_reference.py"
 TOL = 1e-6
 
 

@@ -12,7 +12,7 @@ from ._version import __version__
 if "torch" not in _sys.modules:
     # OpenMP threads that spin while waiting make torch's many small CPU ops
     # 5-100x slower whenever another process shares the cores (measured in
-    # benchmarks/speed.py). The policy is read once, when torch loads, so it
+    # benchmarks/speed/speed.py). The policy is read once, when torch loads, so it
     # can only be defaulted here; a value the user set is kept.
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

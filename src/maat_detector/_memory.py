@@ -5,7 +5,7 @@ most 32 MiB) with a fresh ``mmap`` and unmaps it on free. A training step at
 the paper's size allocates hundreds of 25-100 MiB tensors (activations,
 gradients, layout copies), so every one of them is page-faulted and zeroed by
 the kernel anew. Measured at window 100, d_model 512, 3 layers, batch 128, 2
-threads (``benchmarks/batch_speed.py``): training steps after the first took
+threads (``benchmarks/speed/batch.py``): training steps after the first took
 14.0 s (median) with 0.9-1.6 million page faults each, and 11.5 s with freed
 blocks reused (almost no faults from the third step on); inference batches
 3.8 s and 3.1 s. Peak resident memory rose from 4.8 to 5.3 GiB.

@@ -204,11 +204,11 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         (Sapphire Rapids and later) and on CUDA GPUs from Ampere on; elsewhere
         it can be slower, as for small models. Measured on 2 Sapphire Rapids
         cores at the paper's size, one epoch, stride 100: fit 1.6x and
-        scoring 2.1x the float32 points/s (``benchmarks/speed.py``). Scores
+        scoring 2.1x the float32 points/s (``benchmarks/speed/speed.py``). Scores
         move: on SMD machine-1-6 the default reconstruction scores kept their
         order (Spearman rank correlation with float32 above 0.99999, median
         relative change under 0.1 %), the paper's energy less so (Spearman
-        0.979 to 0.9987; ``benchmarks/precision_check.py``). The same seed
+        0.979 to 0.9987; ``tools/precision_check.py``). The same seed
         still gives the same scores on the same machine.
     device : str, default="auto"
         Torch device; "auto" picks CUDA when available, else the CPU.

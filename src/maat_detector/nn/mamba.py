@@ -83,7 +83,7 @@ class MambaBlock(nn.Module):
         # convolution and the scan read (B, Di, L) views of (B, L, Di)
         # tensors and the scan writes one, so no (B, Di, L) <-> (B, L, Di)
         # transpose is ever copied (at the paper's size 14 ms each, against 5 ms
-        # for the row-wise copies left; benchmarks/layout_speed.py).
+        # for the row-wise copies left; benchmarks/speed/layout.py).
         x, z = self.in_proj(hidden).chunk(2, dim=-1)  # (B, L, Di) each
         x = F.silu(self._causal_conv(x))
         x_dbl = self.x_proj(x)  # (B, L, R + 2N)
@@ -116,7 +116,7 @@ class MambaBlock(nn.Module):
         copy and answers in the same layout; ``nn.Conv1d`` on (B, Di, L)
         needed both transposes. Forward 25 vs 77 ms, with backward 211 vs
         344 ms at B 128, L 100, Di 1024, 2 threads
-        (``benchmarks/layout_speed.py``). On the CPU the backward is
+        (``benchmarks/speed/layout.py``). On the CPU the backward is
         :class:`_CausalDepthwiseConv`'s.
         """
         weight, bias = self.conv1d.weight.squeeze(1), self.conv1d.bias  # (Di, K)

@@ -28,7 +28,7 @@ def for_each_range(ranges, work, device):
     The PyTorch scan issues thousands of tiny ops; with several OpenMP
     threads each op pays a fork/join, and on a busy machine the spin-waiting
     threads made the loop 5-100x slower than on one thread
-    (benchmarks/speed.py, the speed issue). So every op runs on one thread,
+    (benchmarks/speed/speed.py, the speed issue). So every op runs on one thread,
     and the torch thread budget is spent on ranges instead: up to
     ``torch.get_num_threads()`` Python threads take every k-th range (torch
     ops and ctypes calls release the GIL). A range is computed by one thread

@@ -21,7 +21,7 @@ what runs where neither kernel is available.
 
 The pure-PyTorch path is one custom :class:`torch.autograd.Function`; the
 choices that make it fast on CPU, each measured with
-``benchmarks/scan_speed.py``:
+``benchmarks/speed/scan.py``:
 
 - Time-major tensors (L, B, Di): each step reads contiguous slices and
   updates the state in place. The state is (B, N, Di), Di contiguous, so
@@ -32,7 +32,7 @@ choices that make it fast on CPU, each measured with
   elementwise passes stay in L2 cache. The tiles are spread over
   ``torch.get_num_threads()`` Python threads, each op single-threaded
   (forward and backward 1.4-1.6x faster on 2 threads than one tile loop;
-  ``benchmarks/scan_speed.py --impls torch --d-state 8 --threads 2``).
+  ``benchmarks/speed/scan.py --impls torch --d-state 8 --threads 2``).
 - A hand-written backward (reverse-time scan) instead of autograd through
   L small steps. The forward keeps the state only at chunk starts (every
   ~sqrt(L) steps); the backward recomputes one chunk at a time. Saved
@@ -375,7 +375,7 @@ def _to_time_major(t, dtype):
     )
     if t.device.type != "cpu" or t.stride(1) == 1:
         # A (B, X, L) view of (B, L, X) storage (what the Mamba block passes)
-        # copies row by row: 5 ms at 128x1024x100 (benchmarks/layout_speed.py).
+        # copies row by row: 5 ms at 128x1024x100 (benchmarks/speed/layout.py).
         return out.copy_(t.permute(2, 0, 1))
     # One 2-D transpose per batch row: a single permuted copy of a
     # contiguous (B, X, L) walks the source with a B*X stride and was ~4x
@@ -388,7 +388,7 @@ def _to_time_major(t, dtype):
 def _from_time_major(t, dtype):
     # (L, B, X) -> (B, X, L), as a view of (B, L, X) storage: the copy moves
     # whole rows (a contiguous (B, X, L) result is a transpose, ~3x slower;
-    # benchmarks/layout_speed.py), and it is the layout out_proj reads.
+    # benchmarks/speed/layout.py), and it is the layout out_proj reads.
     out = torch.empty(
         (t.shape[1], t.shape[0], t.shape[2]), dtype=dtype, device=t.device
     )

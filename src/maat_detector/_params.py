@@ -215,8 +215,7 @@ def check_finite(X: np.ndarray, nan_policy: str = "raise") -> np.ndarray:
         row, col = np.argwhere(np.isinf(X))[0]
         raise ValueError(
             f"X has {n_inf} infinite value(s) (first at row {row}, column {col}); "
-            "replace them with finite values. Values beyond the float32 range "
-            "(about 3.4e38) also become infinite: rescale such data."
+            "replace them with finite values."
         )
     nan = ~finite
     if nan_policy == "interpolate":
@@ -262,11 +261,13 @@ def check_precision(precision: str, device) -> None:
 
 
 def check_input(est, X, reset):
-    """``X`` as a finite float32 array with the fit data's channels.
+    """``X`` as a finite float32 or float64 array with the fit data's channels.
 
     ``reset=True`` (in ``fit``) records ``n_features_in_`` and
     ``feature_names_in_`` on ``est``; otherwise X is checked against them.
-    float32 input is used as is, never modified.
+    float32 and float64 input are used as they are, never modified (other
+    dtypes become float64); the scaling rounds them to float32 for the
+    network.
     """
     if X is None:
         raise TypeError(
@@ -301,13 +302,7 @@ def check_input(est, X, reset):
                 "as at fit, or fit again on the new columns."
             ) from exc
         raise
-    X = check_finite(X, est.nan_policy)
-    if X.dtype != np.float32:
-        with np.errstate(over="ignore"):  # reported just below, with position
-            X = X.astype(np.float32)
-        if not np.isfinite(X).all():
-            check_finite(X)
-    return X
+    return check_finite(X, est.nan_policy)
 
 
 def fit_settings(est, n_features):

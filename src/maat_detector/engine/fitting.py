@@ -13,7 +13,7 @@ from .._memory import reusing_freed_memory
 from ..nn import MAAT, MAATConfig
 from .calibrate import ThresholdSettings, calibrate
 from .fitted import FittedMAAT
-from .preprocess import fit_scaling
+from .preprocess import fit_scaling, scale_rows
 from .score import ScoreSettings
 from .train import TrainSettings, train
 
@@ -56,7 +56,7 @@ def fit(X, settings):
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32
+    X : ndarray of shape (n_samples, n_features), float32 or float64
         Checked raw rows in time order, at least ``win_size`` of them.
     settings : FitSettings
 
@@ -68,7 +68,7 @@ def fit(X, settings):
     n_samples, win_size = X.shape[0], settings.config.win_size
     center, scale = fit_scaling(X, settings.scaling)
     fit_tail = np.array(X[n_samples - win_size + 1 :])  # raw, for stream()
-    X = (X - center) / scale
+    X = scale_rows(X, center, scale)
 
     n_val = int(math.floor(settings.validation_fraction * n_samples))
     if n_val and (n_val < win_size or n_samples - n_val < win_size):

@@ -14,7 +14,6 @@ the numbers, and say so in the commit: ``python tests/test_golden.py``.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import platform
@@ -26,6 +25,7 @@ import pytest
 import torch
 
 from maat_detector import MAATDetector
+from maat_detector.persistence import _checksum
 
 GOLDEN = Path(__file__).parent / "data" / "golden.json"
 
@@ -88,35 +88,15 @@ def _test_series(n_features):
 
 
 def _payload_digest(detector):
-    """SHA-256 of a saved file's contents, library versions aside."""
+    """The saved file's checksum, with library versions and timings left out."""
     buffer = io.BytesIO()
     detector.save(buffer)
     buffer.seek(0)
     payload = torch.load(buffer, weights_only=True, map_location="cpu")
     payload.pop("versions")
-    payload.pop("checksum")
-    digest = hashlib.sha256()
-
-    def feed(value):
-        if isinstance(value, dict):
-            for key in sorted(value, key=repr):
-                if key == "seconds":  # the history's timings
-                    continue
-                digest.update(repr(key).encode())
-                feed(value[key])
-        elif isinstance(value, (list, tuple)):
-            digest.update(type(value).__name__.encode())
-            for item in value:
-                feed(item)
-        elif isinstance(value, torch.Tensor):
-            tensor = value.contiguous()
-            digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
-            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-        else:
-            digest.update(f"{type(value).__name__}:{value!r};".encode())
-
-    feed(payload)
-    return digest.hexdigest()
+    for record in payload["fitted"]["history_"]:
+        record.pop("seconds")
+    return _checksum(payload)
 
 
 def _environment():

@@ -83,18 +83,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import _common  # noqa: E402
 
-#: Paper-size detector (MODEL.md section 11; the estimator's defaults).
-PAPER = dict(
-    win_size=100,
-    d_model=512,
-    n_heads=8,
-    e_layers=3,
-    d_ff=512,
-    d_state=8,
-    batch_size=128,
-    lr=1e-4,
-    random_state=0,
-)
+from maat_detector.presets import paper_size  # noqa: E402
+
+#: Paper-size detector (MODEL.md section 11; presets.paper_size()).
+PAPER = paper_size(batch_size=128, random_state=0)
 #: Tiny detector for --dry-run.
 TINY = dict(
     win_size=20,

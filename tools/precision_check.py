@@ -49,17 +49,12 @@ from protocols import MAAT_QUICK  # noqa: E402
 from maat_detector import MAATDetector, __version__  # noqa: E402
 from maat_detector import datasets as mdata  # noqa: E402
 from maat_detector.metrics import vus_pr  # noqa: E402
+from maat_detector.presets import paper_size  # noqa: E402
 
 OUT = _common.RESULTS / "checks" / "precision_check"
-PAPER = dict(
-    win_size=100,
-    d_model=512,
-    n_heads=8,
-    e_layers=3,
-    d_ff=512,
+PAPER = paper_size(
     epochs=1,
     batch_size=128,
-    lr=1e-4,
     train_step=20,
     score_step=10,
     random_state=0,

@@ -61,6 +61,18 @@ def sinusoids(n=480, n_features=3, noise=0.05, seed=0):
     return X.astype(np.float64)
 
 
+def local_dask_cluster(distributed):
+    """A real two-process Dask cluster on loopback: ``(cluster, client)``."""
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    return cluster, distributed.Client(cluster)
+
+
 @pytest.fixture
 def tiny_params():
     return dict(TINY)

@@ -4,7 +4,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, sinusoids
+from conftest import TINY, local_dask_cluster, sinusoids
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
@@ -178,14 +178,7 @@ def test_bad_arguments_say_what_to_pass():
 def dask_client():
     """A real two-process Dask cluster on loopback, shared by the Dask tests."""
     distributed = pytest.importorskip("dask.distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
-    client = distributed.Client(cluster)
+    cluster, client = local_dask_cluster(distributed)
     yield client
     client.close()
     cluster.close()

@@ -14,7 +14,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
-from conftest import TINY, sinusoids
+from conftest import TINY, local_dask_cluster, sinusoids
 
 from maat_detector import MAATDetector
 from maat_detector.fleet import FleetRetryWarning, fit_score_fleet
@@ -50,14 +50,7 @@ def kill_a_busy_worker(client, pids, killed, stop):
 @pytest.mark.slow
 def test_killed_worker_still_returns_every_series_once_and_names_retries():
     series = {f"machine-{i}": sinusoids(160, seed=i) for i in range(4)}
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
-    client = distributed.Client(cluster)
+    cluster, client = local_dask_cluster(distributed)
     try:
         pids = client.run(os.getpid)
         killed, stop = [], threading.Event()

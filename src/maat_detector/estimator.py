@@ -202,9 +202,11 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         association (softmax and prior), the losses and the score
         accumulation stay in float32. It pays on CPUs with AMX or AVX512-BF16
         (Sapphire Rapids and later) and on CUDA GPUs from Ampere on; elsewhere
-        it can be slower, as for small models. Measured on 2 Sapphire Rapids
-        cores at the paper's size, one epoch, stride 100: fit 1.6x and
-        scoring 2.1x the float32 points/s (``benchmarks/speed/speed.py``). Scores
+        it can be much slower (an AVX2-only AMD CPU ran a bfloat16 matrix
+        product at 1.3 GFLOP/s against 45 in float32), as for small models.
+        Measured on 2 Sapphire Rapids cores at the paper's size, one epoch,
+        stride 100: fit 1.6x and scoring 2.1x the float32 points/s
+        (``benchmarks/speed/speed.py``). Scores
         move: on SMD machine-1-6 the default reconstruction scores kept their
         order (Spearman rank correlation with float32 above 0.99999, median
         relative change under 0.1 %), the paper's energy less so (Spearman

@@ -72,7 +72,7 @@ def per_channel_components(det, X):
     """
     return components(
         det.model_,
-        det._prepare(X),
+        det._prepare(X)[1],
         det.device_,
         score_settings(det, det.n_features_in_),
         needed=("energy", "discrepancy", "error"),

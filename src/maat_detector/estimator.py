@@ -449,8 +449,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self : MAATDetector
             The recalibrated detector.
         """
-        X = self._prepare(X)
-        fitted = self._fitted().recalibrated(
+        fitted, X = self._prepare(X)
+        fitted = fitted.recalibrated(
             X, score_settings(self, X.shape[1]), threshold_settings(self)
         )
         return self._set_fitted(fitted)
@@ -472,8 +472,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,)
             Finite, non-negative scores, one per row.
         """
-        X = self._prepare(X)
-        return self._fitted().scores(X, score_settings(self, X.shape[1]))
+        fitted, X = self._prepare(X)
+        return fitted.scores(X, score_settings(self, X.shape[1]))
 
     def score_samples(self, X):
         """Normality score per row: higher = more normal (scikit-learn convention).
@@ -546,8 +546,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         contributions : ndarray of shape (n_samples, n_features)
             Non-negative; larger means the channel explains more of the score.
         """
-        X = self._prepare(X)
-        return self._fitted().contributions(X, score_settings(self, X.shape[1]))
+        fitted, X = self._prepare(X)
+        return fitted.contributions(X, score_settings(self, X.shape[1]))
 
     def stream(self, context=None, state=None):
         """A scorer for rows arriving one chunk at a time.
@@ -573,12 +573,13 @@ class MAATDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------- helpers
 
     def _prepare(self, X):
-        """Checked, scaled float32 rows of a fitted detector's input."""
+        """The fitted state, and the checked, scaled float32 rows of X."""
         check_is_fitted(self)
         check_fitted_parameters(self)
         X = check_input(self, X, reset=False)
         check_min_rows(X.shape[0], self.win_size)
-        return self._fitted().scale_rows(X)
+        fitted = self._fitted()
+        return fitted, fitted.scale_rows(X)
 
     def _fitted(self):
         """The fitted attributes as one :class:`~maat_detector.engine.FittedMAAT`."""

@@ -9,8 +9,8 @@ import torch
 from conftest import TINY, sinusoids
 from sklearn.base import clone
 
-from maat_detector import MAATDetector
-from maat_detector._params import score_settings
+from maat_detector import MAATDetector, engine
+from maat_detector._params import fit_settings, score_settings
 from maat_detector.engine.score import components
 
 
@@ -306,3 +306,32 @@ def test_default_forecast_scoring_never_uses_a_windows_first_steps(series):
         with torch.inference_mode():
             error = ((det.model_(window)[0] - window) ** 2).mean(-1)[0]
         np.testing.assert_allclose(scores[start : start + 2], error[14:16], rtol=1e-5)
+
+
+def test_training_checkpoint_equals_the_shorter_fit(series):
+    """The training-curve benchmark relies on this: the snapshot taken after
+    N windows of the first epoch is the fit with max_train_windows=N, epochs=1."""
+    params = dict(TINY, epochs=1, batch_size=16, random_state=0)
+    X = series[:, :3].astype(np.float32)
+    snapshots = {}
+
+    def on_step(seen, snapshot):
+        if seen in (32, 64):
+            snapshots[seen] = snapshot()
+
+    det = MAATDetector(**params, max_train_windows=96)
+    full = engine.fit(X, fit_settings(det, X.shape[1]), on_step=on_step)
+    assert sorted(snapshots) == [32, 64]
+    for n, snap in snapshots.items():
+        short = MAATDetector(**params, max_train_windows=n).fit(X)
+        np.testing.assert_array_equal(
+            MAATDetector(**params, max_train_windows=n)
+            ._set_fitted(snap)
+            .score_samples(X),
+            short.score_samples(X),
+        )
+    # snapshots are copies: the fit went on from where they were taken
+    np.testing.assert_array_equal(
+        det._set_fitted(full).score_samples(X),
+        MAATDetector(**params, max_train_windows=96).fit(X).score_samples(X),
+    )

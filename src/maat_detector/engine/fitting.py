@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ class FitSettings:
 
 
 @reusing_freed_memory()
-def fit(X, settings):
+def fit(X, settings, on_step=None):
     """Scale, train on the head of ``X`` and calibrate on its tail.
 
     Parameters
@@ -59,6 +60,11 @@ def fit(X, settings):
     X : ndarray of shape (n_samples, n_features), float32 or float64
         Checked raw rows in time order, at least ``win_size`` of them.
     settings : FitSettings
+    on_step : callable, optional
+        Called as ``on_step(windows_seen, snapshot)`` after every optimizer
+        step; ``snapshot()`` returns the :class:`~.fitted.FittedMAAT` that
+        stopping there would give (a calibrated copy of the current weights).
+        Training curves use it; training itself is unchanged.
 
     Returns
     -------
@@ -80,8 +86,38 @@ def fit(X, settings):
         )
         n_val = 0
     train_rows, val_rows = X[: n_samples - n_val], X[n_samples - n_val :]
-
+    calibration = val_rows if n_val else train_rows
     device = settings.device
+
+    def finish(model, history, best_epoch):
+        model.eval()
+        channel_scale, score_stats, threshold = calibrate(
+            model, calibration, device, settings.score, settings.threshold
+        )
+        return FittedMAAT(
+            n_features_in=X.shape[1],
+            config=settings.config,
+            model=model,
+            device=device,
+            scan_backend=settings.config.scan_backend,
+            center=center,
+            scale=scale,
+            history=history,
+            best_epoch=best_epoch,
+            n_epochs=len(history),
+            fit_tail=fit_tail,
+            n_calibration_rows=calibration.shape[0],
+            channel_scale=channel_scale,
+            score_stats=score_stats,
+            threshold=threshold,
+        )
+
+    step_hook = None
+    if on_step is not None:
+
+        def step_hook(model, windows_seen):
+            on_step(windows_seen, lambda: finish(copy.deepcopy(model), [], 0))
+
     # fork_rng restores the global torch RNG afterwards: fit never changes
     # the caller's random state.
     fork_devices = [device] if device.type == "cuda" else []
@@ -89,27 +125,12 @@ def fit(X, settings):
         torch.manual_seed(settings.seed)
         model = MAAT(settings.config).to(device)
         history, best_epoch = train(
-            model, train_rows, val_rows, device, settings.train, settings.seed
+            model,
+            train_rows,
+            val_rows,
+            device,
+            settings.train,
+            settings.seed,
+            on_step=step_hook,
         )
-        model.eval()
-        calibration = val_rows if n_val else train_rows
-        channel_scale, score_stats, threshold = calibrate(
-            model, calibration, device, settings.score, settings.threshold
-        )
-    return FittedMAAT(
-        n_features_in=X.shape[1],
-        config=settings.config,
-        model=model,
-        device=device,
-        scan_backend=settings.config.scan_backend,
-        center=center,
-        scale=scale,
-        history=history,
-        best_epoch=best_epoch,
-        n_epochs=len(history),
-        fit_tail=fit_tail,
-        n_calibration_rows=calibration.shape[0],
-        channel_scale=channel_scale,
-        score_stats=score_stats,
-        threshold=threshold,
-    )
+        return finish(model, history, best_epoch)

@@ -40,7 +40,7 @@ class TrainSettings:
     verbose: int
 
 
-def train(model, train_rows, val_rows, device, settings, seed):
+def train(model, train_rows, val_rows, device, settings, seed, on_step=None):
     """Train ``model`` in place and keep the weights of its best epoch.
 
     Parameters
@@ -53,6 +53,10 @@ def train(model, train_rows, val_rows, device, settings, seed):
     settings : TrainSettings
     seed : int
         Seed of the window draws.
+    on_step : callable, optional
+        Called as ``on_step(model, windows_seen)`` after every optimizer step,
+        ``windows_seen`` counting the training windows of all epochs so far.
+        It must leave ``model`` as it found it (benchmarks score copies).
 
     Returns
     -------
@@ -70,6 +74,7 @@ def train(model, train_rows, val_rows, device, settings, seed):
     if s.max_train_windows is not None:
         per_epoch = min(per_epoch, s.max_train_windows)
     n_batches = math.ceil(per_epoch / s.batch_size)
+    windows_seen = 0
     for epoch in range(1, s.epochs + 1):
         began = time.perf_counter()
         model.train()
@@ -89,6 +94,9 @@ def train(model, train_rows, val_rows, device, settings, seed):
             optimizer.zero_grad(set_to_none=True)
             losses["objective"].backward()
             optimizer.step()
+            windows_seen += len(windows)
+            if on_step is not None:
+                on_step(model, windows_seen)
             for name in totals:
                 totals[name] += losses[name].item() * len(windows)
             bar.update(1)

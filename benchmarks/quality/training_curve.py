@@ -1,0 +1,288 @@
+"""Quality against training spent: one fit per entity, scored at checkpoints.
+
+Fits ``MAATDetector(**presets.paper_size(random_state=seed), **overrides)`` on
+``train`` and, after the optimizer steps that first reach each checkpoint
+(training windows seen), calibrates a copy of the weights on the validation
+tail and scores ``test`` with it (VUS-PR, VUS-ROC with sliding window 100,
+PR-AUC, ROC-AUC). Training itself is not disturbed, and the window draws are
+a prefix of one permutation, so the checkpoint at ``N`` windows of the first
+epoch *is* the fit with ``max_train_windows=N, epochs=1``: one run measures a
+whole family of cheaper configurations. The finished fit is recorded too
+(``windows: "final"``). Labels are used only to evaluate.
+
+Usage::
+
+    # paper size, first epoch only, checkpoints 128 .. 1024 windows, 2 seeds:
+    nice -n 15 python benchmarks/quality/training_curve.py --tuning-set \\
+        --seeds 0 1 --set epochs=1 --set max_train_windows=1024
+    python benchmarks/quality/training_curve.py --summarize-only
+
+Resumable: each record is appended to ``<out>.jsonl`` as it is made; a
+restart skips every (entity, seed, overrides) whose final record is there.
+``<out>.md`` compares each checkpoint with the paper-size reference and PCA
+of ``benchmarks/results/quality/quality.jsonl`` on the same entities.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+import _common  # noqa: E402
+from run import read_jsonl  # noqa: E402
+from score_ablation import TUNING_SET  # noqa: E402
+
+from maat_detector import MAATDetector, engine, metrics  # noqa: E402
+from maat_detector._params import check_input, fit_settings  # noqa: E402
+from maat_detector.cli import _parse_override  # noqa: E402
+from maat_detector.datasets import load_benchmark_entity  # noqa: E402
+from maat_detector.presets import paper_size  # noqa: E402
+
+DEFAULT_OUT = _common.REPO / "benchmarks" / "results" / "quality" / "training_curve"
+QUALITY = _common.REPO / "benchmarks" / "results" / "quality" / "quality.jsonl"
+SLIDING_WINDOW = 100
+
+
+def evaluate(y, score):
+    """The threshold-free metrics of one test score."""
+    return {
+        "vus_pr": metrics.vus_pr(y, score, sliding_window=SLIDING_WINDOW),
+        "vus_roc": metrics.vus_roc(y, score, sliding_window=SLIDING_WINDOW),
+        "auc_pr": metrics.pr_auc(y, score),
+        "auc_roc": metrics.roc_auc(y, score),
+    }
+
+
+def curve(data, params, checkpoints, emit):
+    """Fit on ``data.train``; ``emit(record)`` at each checkpoint and at the end."""
+    det = MAATDetector(**params)
+    X = check_input(det, data.train, reset=True)
+    y = np.asarray(data.test_label).astype(int)
+    pending = sorted(checkpoints)
+    spent = {"eval": 0.0}
+    began = time.perf_counter()
+
+    def score(fitted):
+        scored = time.perf_counter()
+        det._set_fitted(fitted)
+        values = np.asarray(det.anomaly_score(data.test), dtype=np.float64)
+        return evaluate(y, values), time.perf_counter() - scored
+
+    def on_step(seen, snapshot):
+        if not pending or seen < pending[0]:
+            return
+        while pending and seen >= pending[0]:
+            pending.pop(0)
+        paused = time.perf_counter()
+        train_s = paused - began - spent["eval"]
+        fitted = snapshot()
+        calibrate_s = time.perf_counter() - paused
+        values, score_s = score(fitted)
+        emit(
+            dict(
+                windows=seen,
+                train_s=train_s,
+                calibrate_s=calibrate_s,
+                score_s=score_s,
+                **values,
+            )
+        )
+        spent["eval"] += time.perf_counter() - paused
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = engine.fit(X, fit_settings(det, X.shape[1]), on_step=on_step)
+        fit_s = time.perf_counter() - began - spent["eval"]
+        values, score_s = score(fitted)
+    emit(
+        dict(
+            windows="final",
+            epochs_run=int(fitted.n_epochs),
+            best_epoch=int(fitted.best_epoch),
+            fit_s=fit_s,
+            score_s=score_s,
+            **values,
+        )
+    )
+
+
+def tag(overrides):
+    return " ".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "paper_size"
+
+
+def append(jsonl, head, values):
+    """Append one record (``head`` and ``values``) to ``jsonl`` and say so."""
+    rec = dict(head, **values, commit=_common.git_info()["commit"])
+    with open(jsonl, "a") as f:
+        f.write(json.dumps(_common._clean(rec)) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    print(
+        f"{head['dataset']}/{head['entity']} seed {head['seed']} {head['config']} "
+        f"windows {values['windows']}: VUS-PR {values['vus_pr']:.3f}",
+        flush=True,
+    )
+
+
+def run(args, jsonl):
+    done = {
+        (r["dataset"], r["entity"], r["seed"], r["config"])
+        for r in read_jsonl(jsonl)
+        if r.get("windows") == "final"
+    }
+    config = tag(args.overrides)
+    for name in args.entities:
+        ds, ent = name.split(":", 1)
+        data = load_benchmark_entity(ds, ent, args.data_dir)
+        for seed in args.seeds:
+            if (ds, ent, seed, config) in done:
+                continue
+            params = dict(paper_size(random_state=seed), **args.overrides)
+            head = dict(dataset=ds, entity=ent, seed=seed, config=config)
+
+            curve(
+                data, params, args.checkpoints, functools.partial(append, jsonl, head)
+            )
+
+
+# ------------------------------------------------------------------ summary
+
+
+def _reference(path):
+    """``{(dataset, entity, method): mean VUS-PR over seeds}`` of the quality suite."""
+    by = {}
+    for r in read_jsonl(path):
+        if r.get("vus_pr") is not None:
+            by.setdefault((r["dataset"], r["entity"], r["method"]), []).append(
+                r["vus_pr"]
+            )
+    return {k: float(np.mean(v)) for k, v in by.items()}
+
+
+def summarize(jsonl, out, quality=QUALITY):
+    """``<out>.md``: mean VUS-PR per checkpoint against the reference and PCA."""
+    latest = {}
+    for r in read_jsonl(jsonl):
+        latest[(r["config"], r["dataset"], r["entity"], r["seed"], r["windows"])] = r
+    ref = _reference(quality)
+    lines = [
+        "# Training curve: VUS-PR against training windows",
+        "",
+        "Summary: `python benchmarks/quality/training_curve.py --summarize-only`; "
+        "each config's records come from the command under its heading.",
+        "",
+        "Entities: those with every checkpoint for every seed of a config. "
+        "`ref` = the paper-size reference (`maat_paper`, seed 0) and `pca` of "
+        "the quality suite, on the entities that have it; `n` counts them.",
+    ]
+    for config in sorted({k[0] for k in latest}):
+        rows = [(k, r) for k, r in latest.items() if k[0] == config]
+        points = sorted({k[4] for k, _ in rows}, key=lambda w: (w == "final", w))
+        entities = sorted({(k[1], k[2]) for k, _ in rows})
+        seeds = sorted({k[3] for k, _ in rows})
+        complete = [
+            e
+            for e in entities
+            if all((config, *e, s, w) in latest for s in seeds for w in points)
+        ]
+        sets = "".join(f" --set {o}" for o in config.split() if "=" in o)
+        ints = " ".join(str(w) for w in points if w != "final")
+        lines += [
+            "",
+            f"## {config} (seeds {seeds})",
+            "",
+            f"`python benchmarks/quality/training_curve.py --tuning-set --seeds "
+            f"{' '.join(map(str, seeds))}{sets} --checkpoints {ints}`",
+            "",
+        ]
+        header = ["windows", "VUS-PR", "train s", "score s"]
+        table = []
+        for w in points:
+            vals = [latest[(config, *e, s, w)] for e in complete for s in seeds]
+            table.append(
+                [
+                    str(w),
+                    f"{np.mean([v['vus_pr'] for v in vals]):.3f}",
+                    f"{np.mean([v.get('train_s', v.get('fit_s')) for v in vals]):.0f}",
+                    f"{np.mean([v['score_s'] for v in vals]):.1f}",
+                ]
+            )
+        lines.append(_common.md_table(header, table))
+        lines += ["", "Per entity (mean over seeds):", ""]
+        header = ["entity", *map(str, points), "ref", "pca"]
+        table = []
+        for e in complete:
+            per = [
+                np.mean([latest[(config, *e, s, w)]["vus_pr"] for s in seeds])
+                for w in points
+            ]
+            r, p = ref.get((*e, "maat_paper")), ref.get((*e, "pca"))
+            table.append(
+                [
+                    f"{e[0]}/{e[1][:28]}",
+                    *(f"{v:.3f}" for v in per),
+                    "-" if r is None else f"{r:.3f}",
+                    "-" if p is None else f"{p:.3f}",
+                ]
+            )
+        with_ref = [e for e in complete if (*e, "maat_paper") in ref]
+        if with_ref:
+            row = ["mean where ref"]
+            for w in points:
+                vals = [
+                    latest[(config, *e, s, w)]["vus_pr"]
+                    for e in with_ref
+                    for s in seeds
+                ]
+                row.append(f"{np.mean(vals):.3f}")
+            row += [
+                f"{np.mean([ref[(*e, 'maat_paper')] for e in with_ref]):.3f}",
+                f"{np.mean([ref.get((*e, 'pca'), np.nan) for e in with_ref]):.3f}",
+            ]
+            table.append(row)
+        lines.append(_common.md_table(header, table))
+    Path(out).with_suffix(".md").write_text("\n".join(lines) + "\n")
+    return Path(out).with_suffix(".md")
+
+
+def main(argv=None):
+    p = _common.parser(__doc__, out=DEFAULT_OUT, threads=1, data_dir=True)
+    p.add_argument("--entities", nargs="+", default=[], metavar="DATASET:NAME")
+    p.add_argument("--tuning-set", action="store_true", help="add the tuning set")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    p.add_argument("--checkpoints", nargs="+", type=int, default=[128, 256, 512, 1024])
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a paper-size parameter (repeatable)",
+    )
+    p.add_argument("--summarize-only", action="store_true")
+    args = p.parse_args(argv)
+    args.data_dir = _common.resolve_data_dir(args.data_dir)
+    args.overrides = dict(_parse_override(o) for o in args.overrides)
+    if args.tuning_set:
+        args.entities = [*args.entities, *TUNING_SET]
+    jsonl = Path(args.out).with_suffix(".jsonl")
+    jsonl.parent.mkdir(parents=True, exist_ok=True)
+    if not args.summarize_only:
+        _common.set_threads(args.threads)
+        run(args, jsonl)
+    print(f"wrote {summarize(jsonl, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

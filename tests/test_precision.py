@@ -3,6 +3,7 @@ leaves the float32 default untouched."""
 
 import io
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -11,10 +12,13 @@ from conftest import TINY, sinusoids
 from scipy.stats import spearmanr
 from sklearn.base import clone
 
-from maat_detector import MAATDetector
+from maat_detector import MAATDetector, _params
 from maat_detector._params import check_precision
 from maat_detector.nn import MAAT, MAATConfig
 from maat_detector.ssm import selective_scan
+
+# This module runs bfloat16 wherever it is, warned about or not.
+pytestmark = pytest.mark.filterwarnings("ignore:precision='bfloat16' on a CPU")
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +89,21 @@ def test_unsupported_device_says_what_to_use():
     check_precision("float32", torch.device("meta"))  # float32 runs anywhere
     with pytest.raises(ValueError, match="precision='float32'"):
         check_precision("bfloat16", torch.device("meta"))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bfloat16_on_a_cpu_without_it_warns_to_use_float32(monkeypatch, native):
+    # An AVX2-only CPU emulates bfloat16 matrix products: 35x slower measured.
+    monkeypatch.setattr(_params, "cpu_has_native_bfloat16", lambda: native)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_precision("bfloat16", torch.device("cpu"))
+        check_precision("float32", torch.device("cpu"))
+    messages = [str(w.message) for w in caught]
+    if native:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and "use precision='float32'" in messages[0]
 
 
 def test_save_load_pickle_and_clone_keep_precision(pair):

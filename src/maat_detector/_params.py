@@ -11,6 +11,7 @@ runs on. The engine never sees the estimator.
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -258,6 +259,25 @@ def check_precision(precision: str, device) -> None:
             f"({torch.cuda.get_device_name(device)}) has no bfloat16 support; "
             "use precision='float32'."
         )
+    if device.type == "cpu" and not cpu_has_native_bfloat16():
+        warnings.warn(
+            f"precision={precision!r} on a CPU without bfloat16 instructions "
+            f"(torch reports {torch.backends.cpu.get_cpu_capability()}, no "
+            "AVX512-BF16 or AMX): bfloat16 matrix products are emulated there "
+            "and run many times slower than float32; use precision='float32'.",
+            UserWarning,
+            stacklevel=5,
+        )
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """Whether oneDNN runs bfloat16 matrix products natively on this CPU."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch without the probe: assume so
+        return True
 
 
 def check_input(est, X, reset):

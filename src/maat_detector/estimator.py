@@ -203,7 +203,8 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         accumulation stay in float32. It pays on CPUs with AMX or AVX512-BF16
         (Sapphire Rapids and later) and on CUDA GPUs from Ampere on; elsewhere
         it can be much slower (an AVX2-only AMD CPU ran a bfloat16 matrix
-        product at 1.3 GFLOP/s against 45 in float32), as for small models.
+        product at 1.3 GFLOP/s against 45 in float32), as for small models;
+        ``fit`` warns on a CPU without native bfloat16.
         Measured on 2 Sapphire Rapids cores at the paper's size, one epoch,
         stride 100: fit 1.6x and scoring 2.1x the float32 points/s
         (``benchmarks/speed/speed.py``). Scores

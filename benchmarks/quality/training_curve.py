@@ -169,87 +169,129 @@ def _reference(path):
     return {k: float(np.mean(v)) for k, v in by.items()}
 
 
+def curves(jsonl):
+    """``{config: {(dataset, entity, seed): {windows: record}}}``, filled in.
+
+    A series with fewer training windows than a checkpoint ends its epoch
+    before it, so its final record stands for that checkpoint too (the fit
+    with ``max_train_windows`` at the checkpoint is the same fit).
+    """
+    by = {}
+    for r in read_jsonl(jsonl):
+        run_ = by.setdefault(r["config"], {}).setdefault(
+            (r["dataset"], r["entity"], r["seed"]), {}
+        )
+        run_[r["windows"]] = r
+    for runs in by.values():
+        points = {w for run_ in runs.values() for w in run_}
+        for run_ in runs.values():
+            if "final" in run_:
+                for w in points - set(run_):
+                    run_[w] = run_["final"]
+    return by
+
+
+def _dataset_means(values):
+    """``{dataset: mean}`` and their mean, from ``{(dataset, entity): value}``."""
+    per = {}
+    for (ds, _), v in values.items():
+        per.setdefault(ds, []).append(v)
+    means = {ds: float(np.mean(v)) for ds, v in per.items()}
+    return means, float(np.mean(list(means.values())))
+
+
 def summarize(jsonl, out, quality=QUALITY):
     """``<out>.md``: mean VUS-PR per checkpoint against the reference and PCA."""
-    latest = {}
-    for r in read_jsonl(jsonl):
-        latest[(r["config"], r["dataset"], r["entity"], r["seed"], r["windows"])] = r
     ref = _reference(quality)
     lines = [
         "# Training curve: VUS-PR against training windows",
         "",
         "Summary: `python benchmarks/quality/training_curve.py --summarize-only`; "
-        "each config's records come from the command under its heading.",
-        "",
-        "Entities: those with every checkpoint for every seed of a config. "
-        "`ref` = the paper-size reference (`maat_paper`, seed 0) and `pca` of "
-        "the quality suite, on the entities that have it; `n` counts them.",
+        "each config's records come from the command under its heading. Only "
+        "entities with a final record for every seed count. `ref` is the "
+        "paper-size reference (`maat_paper`, seed 0, 3 epochs of up to 2,000 "
+        "windows) of `benchmarks/results/quality/quality.jsonl` and `pca` its "
+        "PCA; `where ref` compares on the entities that have the reference.",
     ]
-    for config in sorted({k[0] for k in latest}):
-        rows = [(k, r) for k, r in latest.items() if k[0] == config]
-        points = sorted({k[4] for k, _ in rows}, key=lambda w: (w == "final", w))
-        entities = sorted({(k[1], k[2]) for k, _ in rows})
-        seeds = sorted({k[3] for k, _ in rows})
-        complete = [
-            e
-            for e in entities
-            if all((config, *e, s, w) in latest for s in seeds for w in points)
-        ]
+    for config, runs in sorted(curves(jsonl).items()):
+        seeds = sorted({s for _, _, s in runs})
+        entities = sorted(
+            {(d, e) for d, e, _ in runs}
+            - {(d, e) for (d, e, s), r in runs.items() if "final" not in r}
+            - {(d, e) for d, e, _ in runs for s in seeds if (d, e, s) not in runs}
+        )
+        if not entities:
+            continue
+        points = sorted(
+            {w for run_ in runs.values() for w in run_},
+            key=lambda w: (w == "final", w),
+        )
+        datasets = sorted({d for d, _ in entities})
+
+        def value(e, w, runs=runs, seeds=seeds):
+            return float(np.mean([runs[(*e, s)][w]["vus_pr"] for s in seeds]))
+
         sets = "".join(f" --set {o}" for o in config.split() if "=" in o)
         ints = " ".join(str(w) for w in points if w != "final")
         lines += [
             "",
-            f"## {config} (seeds {seeds})",
+            f"## {config} (seeds {' '.join(map(str, seeds))})",
             "",
             f"`python benchmarks/quality/training_curve.py --tuning-set --seeds "
             f"{' '.join(map(str, seeds))}{sets} --checkpoints {ints}`",
             "",
+            f"Mean VUS-PR per dataset ({len(entities)} entities).",
+            "",
         ]
-        header = ["windows", "VUS-PR", "train s", "score s"]
+        with_ref = [e for e in entities if (*e, "maat_paper") in ref]
+        header = ["windows", *datasets, "mean of datasets", "where ref", "train s"]
         table = []
         for w in points:
-            vals = [latest[(config, *e, s, w)] for e in complete for s in seeds]
+            means, overall = _dataset_means({e: value(e, w) for e in entities})
+            seconds = [
+                runs[(*e, s)][w].get("train_s", runs[(*e, s)][w].get("fit_s"))
+                for e in entities
+                for s in seeds
+            ]
             table.append(
                 [
                     str(w),
-                    f"{np.mean([v['vus_pr'] for v in vals]):.3f}",
-                    f"{np.mean([v.get('train_s', v.get('fit_s')) for v in vals]):.0f}",
-                    f"{np.mean([v['score_s'] for v in vals]):.1f}",
+                    *(f"{means[d]:.3f}" for d in datasets),
+                    f"{overall:.3f}",
+                    f"{np.mean([value(e, w) for e in with_ref]):.3f}"
+                    if with_ref
+                    else "-",
+                    f"{np.mean(seconds):.0f}",
+                ]
+            )
+        for method in ("maat_paper", "pca"):
+            have = {e: ref[(*e, method)] for e in entities if (*e, method) in ref}
+            means, _ = _dataset_means(have) if have else ({}, None)
+            table.append(
+                [
+                    "ref" if method == "maat_paper" else method,
+                    *(f"{means[d]:.3f}" if d in means else "-" for d in datasets),
+                    "-",
+                    f"{np.mean([ref[(*e, method)] for e in with_ref]):.3f}"
+                    if with_ref
+                    else "-",
+                    "",
                 ]
             )
         lines.append(_common.md_table(header, table))
         lines += ["", "Per entity (mean over seeds):", ""]
         header = ["entity", *map(str, points), "ref", "pca"]
         table = []
-        for e in complete:
-            per = [
-                np.mean([latest[(config, *e, s, w)]["vus_pr"] for s in seeds])
-                for w in points
-            ]
+        for e in entities:
             r, p = ref.get((*e, "maat_paper")), ref.get((*e, "pca"))
             table.append(
                 [
                     f"{e[0]}/{e[1][:28]}",
-                    *(f"{v:.3f}" for v in per),
+                    *(f"{value(e, w):.3f}" for w in points),
                     "-" if r is None else f"{r:.3f}",
                     "-" if p is None else f"{p:.3f}",
                 ]
             )
-        with_ref = [e for e in complete if (*e, "maat_paper") in ref]
-        if with_ref:
-            row = ["mean where ref"]
-            for w in points:
-                vals = [
-                    latest[(config, *e, s, w)]["vus_pr"]
-                    for e in with_ref
-                    for s in seeds
-                ]
-                row.append(f"{np.mean(vals):.3f}")
-            row += [
-                f"{np.mean([ref[(*e, 'maat_paper')] for e in with_ref]):.3f}",
-                f"{np.mean([ref.get((*e, 'pca'), np.nan) for e in with_ref]):.3f}",
-            ]
-            table.append(row)
         lines.append(_common.md_table(header, table))
     Path(out).with_suffix(".md").write_text("\n".join(lines) + "\n")
     return Path(out).with_suffix(".md")

@@ -335,3 +335,17 @@ def test_training_checkpoint_equals_the_shorter_fit(series):
         det._set_fitted(full).score_samples(X),
         MAATDetector(**params, max_train_windows=96).fit(X).score_samples(X),
     )
+
+
+def test_fit_works_where_torch_has_no_fused_adam(series, monkeypatch):
+    # torch < 2.4 refuses fused=True on the CPU; the fit must fall back.
+    real = torch.optim.Adam
+
+    def no_fused(params, lr, **kwargs):
+        if kwargs.get("fused"):
+            raise RuntimeError("`fused=True` requires all the params to be CUDA")
+        return real(params, lr=lr, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", no_fused)
+    det = MAATDetector(**{**TINY, "epochs": 1}).fit(series)
+    assert np.isfinite(det.score_samples(series)).all()

@@ -82,7 +82,9 @@ def curve(data, params, checkpoints, emit):
         if not pending or seen < pending[0]:
             return
         while pending and seen >= pending[0]:
-            pending.pop(0)
+            # A batch may overshoot the checkpoint (an epoch of 505 windows
+            # reaches 504 at 505): record it under the checkpoint it stands for.
+            checkpoint = pending.pop(0)
         paused = time.perf_counter()
         train_s = paused - began - spent["eval"]
         fitted = snapshot()
@@ -90,7 +92,8 @@ def curve(data, params, checkpoints, emit):
         values, score_s = score(fitted)
         emit(
             dict(
-                windows=seen,
+                windows=checkpoint,
+                windows_seen=seen,
                 train_s=train_s,
                 calibrate_s=calibrate_s,
                 score_s=score_s,

@@ -210,19 +210,17 @@ def summarize(jsonl, out, quality=QUALITY):
         "# Training curve: VUS-PR against training windows",
         "",
         "Summary: `python benchmarks/quality/training_curve.py --summarize-only`; "
-        "each config's records come from the command under its heading. Only "
-        "entities with a final record for every seed count. `ref` is the "
+        "each config's records come from the command under its heading; an "
+        "entity counts once a fit of it has finished. `ref` is the "
         "paper-size reference (`maat_paper`, seed 0, 3 epochs of up to 2,000 "
         "windows) of `benchmarks/results/quality/quality.jsonl` and `pca` its "
         "PCA; `where ref` compares on the entities that have the reference.",
     ]
     for config, runs in sorted(curves(jsonl).items()):
         seeds = sorted({s for _, _, s in runs})
-        entities = sorted(
-            {(d, e) for d, e, _ in runs}
-            - {(d, e) for (d, e, s), r in runs.items() if "final" not in r}
-            - {(d, e) for d, e, _ in runs for s in seeds if (d, e, s) not in runs}
-        )
+        finished = {k: r for k, r in runs.items() if "final" in r}
+        entities = sorted({(d, e) for d, e, _ in finished})
+        n_seeds = {e: sum((*e, s) in finished for s in seeds) for e in entities}
         if not entities:
             continue
         points = sorted(
@@ -231,8 +229,9 @@ def summarize(jsonl, out, quality=QUALITY):
         )
         datasets = sorted({d for d, _ in entities})
 
-        def value(e, w, runs=runs, seeds=seeds):
-            return float(np.mean([runs[(*e, s)][w]["vus_pr"] for s in seeds]))
+        def value(e, w, finished=finished, seeds=seeds):
+            runs_ = [finished[(*e, s)] for s in seeds if (*e, s) in finished]
+            return float(np.mean([r[w]["vus_pr"] for r in runs_]))
 
         sets = "".join(f" --set {o}" for o in config.split() if "=" in o)
         ints = " ".join(str(w) for w in points if w != "final")
@@ -243,7 +242,9 @@ def summarize(jsonl, out, quality=QUALITY):
             f"`python benchmarks/quality/training_curve.py --tuning-set --seeds "
             f"{' '.join(map(str, seeds))}{sets} --checkpoints {ints}`",
             "",
-            f"Mean VUS-PR per dataset ({len(entities)} entities).",
+            f"Mean VUS-PR per dataset ({len(entities)} entities; "
+            f"{sum(n == len(seeds) for n in n_seeds.values())} with every seed, "
+            "the others averaged over the seeds run).",
             "",
         ]
         with_ref = [e for e in entities if (*e, "maat_paper") in ref]
@@ -252,9 +253,7 @@ def summarize(jsonl, out, quality=QUALITY):
         for w in points:
             means, overall = _dataset_means({e: value(e, w) for e in entities})
             seconds = [
-                runs[(*e, s)][w].get("train_s", runs[(*e, s)][w].get("fit_s"))
-                for e in entities
-                for s in seeds
+                r[w].get("train_s", r[w].get("fit_s")) for r in finished.values()
             ]
             table.append(
                 [
@@ -272,7 +271,7 @@ def summarize(jsonl, out, quality=QUALITY):
             means, _ = _dataset_means(have) if have else ({}, None)
             table.append(
                 [
-                    "ref" if method == "maat_paper" else method,
+                    "ref (where run)" if method == "maat_paper" else method,
                     *(f"{means[d]:.3f}" if d in means else "-" for d in datasets),
                     "-",
                     f"{np.mean([ref[(*e, method)] for e in with_ref]):.3f}"
@@ -283,13 +282,14 @@ def summarize(jsonl, out, quality=QUALITY):
             )
         lines.append(_common.md_table(header, table))
         lines += ["", "Per entity (mean over seeds):", ""]
-        header = ["entity", *map(str, points), "ref", "pca"]
+        header = ["entity", "seeds", *map(str, points), "ref", "pca"]
         table = []
         for e in entities:
             r, p = ref.get((*e, "maat_paper")), ref.get((*e, "pca"))
             table.append(
                 [
                     f"{e[0]}/{e[1][:28]}",
+                    str(n_seeds[e]),
                     *(f"{value(e, w):.3f}" for w in points),
                     "-" if r is None else f"{r:.3f}",
                     "-" if p is None else f"{p:.3f}",

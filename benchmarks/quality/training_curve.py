@@ -203,6 +203,45 @@ def _dataset_means(values):
     return means, float(np.mean(list(means.values())))
 
 
+def _means_table(entities, points, value, ref, finished):
+    """Per-dataset mean VUS-PR of ``entities`` per checkpoint, ref and PCA below."""
+    datasets = sorted({d for d, _ in entities})
+    with_ref = [e for e in entities if (*e, "maat_paper") in ref]
+    header = ["windows", *datasets, "mean of datasets", "where ref", "train s"]
+    table = []
+    for w in points:
+        means, overall = _dataset_means({e: value(e, w) for e in entities})
+        seconds = [
+            r[w].get("train_s", r[w].get("fit_s"))
+            for (d, e, _), r in finished.items()
+            if (d, e) in entities
+        ]
+        where = np.mean([value(e, w) for e in with_ref]) if with_ref else None
+        table.append(
+            [
+                str(w),
+                *(f"{means[d]:.3f}" for d in datasets),
+                f"{overall:.3f}",
+                "-" if where is None else f"{where:.3f}",
+                f"{np.mean(seconds):.0f}",
+            ]
+        )
+    for method in ("maat_paper", "pca"):
+        have = {e: ref[(*e, method)] for e in entities if (*e, method) in ref}
+        means, _ = _dataset_means(have) if have else ({}, None)
+        where = [ref[(*e, method)] for e in with_ref if (*e, method) in ref]
+        table.append(
+            [
+                "ref (where run)" if method == "maat_paper" else method,
+                *(f"{means[d]:.3f}" if d in means else "-" for d in datasets),
+                "-",
+                f"{np.mean(where):.3f}" if where else "-",
+                "",
+            ]
+        )
+    return _common.md_table(header, table)
+
+
 def summarize(jsonl, out, quality=QUALITY):
     """``<out>.md``: mean VUS-PR per checkpoint against the reference and PCA."""
     ref = _reference(quality)
@@ -227,7 +266,6 @@ def summarize(jsonl, out, quality=QUALITY):
             {w for run_ in runs.values() for w in run_},
             key=lambda w: (w == "final", w),
         )
-        datasets = sorted({d for d, _ in entities})
 
         def value(e, w, finished=finished, seeds=seeds):
             runs_ = [finished[(*e, s)] for s in seeds if (*e, s) in finished]
@@ -242,45 +280,18 @@ def summarize(jsonl, out, quality=QUALITY):
             f"`python benchmarks/quality/training_curve.py --tuning-set --seeds "
             f"{' '.join(map(str, seeds))}{sets} --checkpoints {ints}`",
             "",
-            f"Mean VUS-PR per dataset ({len(entities)} entities; "
-            f"{sum(n == len(seeds) for n in n_seeds.values())} with every seed, "
-            "the others averaged over the seeds run).",
-            "",
+            f"{len(entities)} entities, "
+            f"{sum(n == len(seeds) for n in n_seeds.values())} with every seed "
+            "(the others averaged over the seeds run).",
         ]
-        with_ref = [e for e in entities if (*e, "maat_paper") in ref]
-        header = ["windows", *datasets, "mean of datasets", "where ref", "train s"]
-        table = []
-        for w in points:
-            means, overall = _dataset_means({e: value(e, w) for e in entities})
-            seconds = [
-                r[w].get("train_s", r[w].get("fit_s")) for r in finished.values()
-            ]
-            table.append(
-                [
-                    str(w),
-                    *(f"{means[d]:.3f}" for d in datasets),
-                    f"{overall:.3f}",
-                    f"{np.mean([value(e, w) for e in with_ref]):.3f}"
-                    if with_ref
-                    else "-",
-                    f"{np.mean(seconds):.0f}",
-                ]
-            )
-        for method in ("maat_paper", "pca"):
-            have = {e: ref[(*e, method)] for e in entities if (*e, method) in ref}
-            means, _ = _dataset_means(have) if have else ({}, None)
-            table.append(
-                [
-                    "ref (where run)" if method == "maat_paper" else method,
-                    *(f"{means[d]:.3f}" if d in means else "-" for d in datasets),
-                    "-",
-                    f"{np.mean([ref[(*e, method)] for e in with_ref]):.3f}"
-                    if with_ref
-                    else "-",
-                    "",
-                ]
-            )
-        lines.append(_common.md_table(header, table))
+        tuning = {tuple(name.split(":", 1)) for name in TUNING_SET}
+        for label, group in (
+            ("tuning set", [e for e in entities if e in tuning]),
+            ("outside the tuning set", [e for e in entities if e not in tuning]),
+        ):
+            if group:
+                lines += ["", f"Mean VUS-PR per dataset, {label}:", ""]
+                lines.append(_means_table(group, points, value, ref, finished))
         lines += ["", "Per entity (mean over seeds):", ""]
         header = ["entity", "seeds", *map(str, points), "ref", "pca"]
         table = []

@@ -5,8 +5,8 @@ training half only (scaling, weights and threshold), scores the test half,
 and the labels are used only to print the metrics, beside those of two
 baselines fitted the same way: PCA's reconstruction error and scikit-learn's
 IsolationForest. A small configuration keeps it to about two minutes on two
-CPU cores; the defaults (``MAATDetector()``, the paper's size) take several
-minutes on this machine.
+CPU cores; the defaults (``MAATDetector()``, the paper's network size) take
+about two minutes to fit and score this machine.
 """
 
 from __future__ import annotations

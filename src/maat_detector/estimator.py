@@ -67,10 +67,14 @@ class MAATDetector(OutlierMixin, BaseEstimator):
     epochs : int, default=3
         Maximum training epochs (the learning rate halves after every epoch
         from the second on, as in the reference).
-    batch_size : int, default=32
-        Windows per batch, for training and scoring. Small batches give more
-        optimizer steps for the same windows, and that mattered more than
-        anything else on the tuning set (docs, "Detection quality").
+    batch_size : int, default=8
+        Windows per batch, for training and scoring. Quality follows the
+        number of optimizer steps, not the windows seen: 8 windows a step and
+        ``max_train_windows=504`` give the paper-size reference's 189 steps
+        (batch 32, 2,000 windows, 3 epochs) on a quarter of the windows,
+        matched its VUS-PR on the tuning set and on the entities outside it
+        that were measured, and fit an SMD machine 3.1x faster (docs,
+        "Cheaper training at the paper's size").
     lr : float, default=1e-4
         Adam learning rate.
     k : float, default=3.0
@@ -144,7 +148,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         ``"calibrated"``.
     train_step : int, default=1
         Stride between training windows.
-    max_train_windows : int or None, default=2000
+    max_train_windows : int or None, default=504
         Windows drawn per epoch, at random without replacement, from all
         training windows (stride ``train_step``); a new draw every epoch.
         Bounds the cost of an epoch whatever the series length; None uses
@@ -315,7 +319,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         e_layers=3,
         d_ff=512,
         epochs=3,
-        batch_size=32,
+        batch_size=8,
         lr=1e-4,
         k=3.0,
         contamination=0.005,
@@ -334,7 +338,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         score_mode="reconstruction",
         top_channels=3,
         train_step=1,
-        max_train_windows=2000,
+        max_train_windows=504,
         score_step=None,
         score_combine="mean",
         score_smoothing="auto",

@@ -125,7 +125,7 @@ def tag(overrides):
 
 def append(jsonl, head, values):
     """Append one record (``head`` and ``values``) to ``jsonl`` and say so."""
-    rec = dict(head, **values, commit=_common.git_info()["commit"])
+    rec = dict(head, **values)
     with open(jsonl, "a") as f:
         f.write(json.dumps(_common._clean(rec)) + "\n")
         f.flush()
@@ -144,6 +144,7 @@ def run(args, jsonl):
         if r.get("windows") == "final"
     }
     config = tag(args.overrides)
+    commit = _common.git_info()["commit"]  # one git call for the whole run
     for name in args.entities:
         ds, ent = name.split(":", 1)
         data = load_benchmark_entity(ds, ent, args.data_dir)
@@ -151,7 +152,7 @@ def run(args, jsonl):
             if (ds, ent, seed, config) in done:
                 continue
             params = dict(paper_size(random_state=seed), **args.overrides)
-            head = dict(dataset=ds, entity=ent, seed=seed, config=config)
+            head = dict(dataset=ds, entity=ent, seed=seed, config=config, commit=commit)
 
             curve(
                 data, params, args.checkpoints, functools.partial(append, jsonl, head)

@@ -1,0 +1,122 @@
+"""Time to a fitted and scored SMD machine, as a user runs it, per configuration.
+
+Fits ``MAATDetector(random_state=0, **overrides)`` on the shipped SMD
+machine-2-2 (23,699 training rows, 38 channels) and scores its 23,700 test
+rows, for each configuration in turn in one process (a small warm-up fit
+first), with ``--threads`` torch threads. Also counts the matrix-product FLOPs
+of one training window (forward and backward) and of one scoring window at
+the paper's network size (``torch.utils.flop_counter``).
+
+Usage::
+
+    # the defaults, the paper-size reference and a batch of 4 (the figures of
+    # docs/quality.rst, "Cheaper training at the paper's size"):
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/speed/default_fit.py \\
+        --config '{}' \\
+        --config '{"batch_size": 32, "max_train_windows": 2000}' \\
+        --config '{"batch_size": 4, "max_train_windows": 252}'
+
+Writes ``<out>.json`` and ``<out>.md``. Run it on an otherwise idle machine:
+the figures are wall times.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _common  # noqa: E402
+
+from maat_detector import MAATDetector  # noqa: E402
+from maat_detector.demo import load_shipped_machine  # noqa: E402
+from maat_detector.engine.network import forward  # noqa: E402
+from maat_detector.nn import MAAT, MAATConfig, minimax_loss  # noqa: E402
+from maat_detector.presets import PAPER_SIZE  # noqa: E402
+
+
+def window_gflop(n_features):
+    """Matrix-product GFLOP of one training and one scoring window, paper size."""
+    sizes = ("win_size", "d_model", "n_heads", "e_layers", "d_ff", "d_state")
+    config = MAATConfig(n_features=n_features, **{k: PAPER_SIZE[k] for k in sizes})
+    model = MAAT(config)
+    x = torch.randn(1, config.win_size, n_features)
+    with FlopCounterMode(display=False) as training:
+        losses = minimax_loss(x, *forward(model, x, "float32"), 3.0)
+        losses["objective"].backward()
+    with torch.no_grad(), FlopCounterMode(display=False) as scoring:
+        forward(model, x, "float32")
+    return training.get_total_flops() / 1e9, scoring.get_total_flops() / 1e9
+
+
+def main(argv=None):
+    p = _common.parser(
+        __doc__, out=_common.RESULTS / "speed" / "default_fit", threads=2
+    )
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="parameters over the defaults, as a JSON object (repeatable)",
+    )
+    args = p.parse_args(argv)
+    _common.set_threads(args.threads)
+    train, test, _ = load_shipped_machine()
+    train_gflop, score_gflop = window_gflop(train.shape[1])
+    MAATDetector(epochs=1, max_train_windows=32, d_model=64, random_state=0).fit(
+        train[:2000]
+    )  # warm-up: first calls and allocations
+    rows = []
+    for text in args.config or ["{}"]:
+        overrides = json.loads(text)
+        det = MAATDetector(random_state=0, **overrides)
+        began = time.perf_counter()
+        det.fit(train)
+        fit_s = time.perf_counter() - began
+        began = time.perf_counter()
+        det.anomaly_score(test)
+        score_s = time.perf_counter() - began
+        rows.append(
+            {
+                "config": overrides,
+                "fit_s": fit_s,
+                "score_s": score_s,
+                "total_s": fit_s + score_s,
+                "epoch_s": [h["seconds"] for h in det.history_],
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    result = {
+        "command": _common.command_line(__file__, argv),
+        "run": _common.run_info(),
+        "threads": args.threads,
+        "train_gflop_per_window": train_gflop,
+        "score_gflop_per_window": score_gflop,
+        "rows": rows,
+    }
+    table = _common.md_table(
+        ["config", "fit s", "score s", "total s"],
+        [
+            [json.dumps(r["config"]), f"{r['fit_s']:.1f}", f"{r['score_s']:.1f}"]
+            + [f"{r['total_s']:.1f}"]
+            for r in rows
+        ],
+    )
+    md = (
+        f"# Time to a fitted SMD machine\n\n`{result['command']}`\n\n"
+        f"SMD machine-2-2, {args.threads} threads. Paper-size network: "
+        f"{train_gflop:.2f} GFLOP a training window, {score_gflop:.2f} a "
+        f"scoring window (matrix products).\n\n{table}\n"
+    )
+    print("wrote", *_common.write_results(args.out, result, md))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

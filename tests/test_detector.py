@@ -1,5 +1,6 @@
 """MAATDetector behaviour a user relies on."""
 
+import dataclasses
 import pickle
 
 import joblib
@@ -349,3 +350,18 @@ def test_fit_works_where_torch_has_no_fused_adam(series, monkeypatch):
     monkeypatch.setattr(torch.optim, "Adam", no_fused)
     det = MAATDetector(**{**TINY, "epochs": 1}).fit(series)
     assert np.isfinite(det.score_samples(series)).all()
+
+
+def test_scoring_batches_span_at_least_3200_rows_and_leave_scores_unchanged(fitted):
+    """Scoring batches of short windows are widened (per-call overhead), which
+    changes the time a score takes and nothing else."""
+    det, X = fitted
+    assert score_settings(MAATDetector(win_size=100, batch_size=8), 38).batch_size == 32
+    assert score_settings(MAATDetector(win_size=1600, batch_size=8), 38).batch_size == 8
+    assert score_settings(det, 3).batch_size == 3200 // TINY["win_size"]
+    Xn = sinusoids(600)
+    fitted_model, rows = det._prepare(Xn)
+    one_window = dataclasses.replace(score_settings(det, 3), batch_size=1)
+    np.testing.assert_allclose(
+        fitted_model.scores(rows, one_window), det.anomaly_score(Xn), rtol=1e-5
+    )

@@ -68,7 +68,9 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         Maximum training epochs (the learning rate halves after every epoch
         from the second on, as in the reference).
     batch_size : int, default=8
-        Windows per batch, for training and scoring. Quality follows the
+        Windows per training batch; a scoring batch holds at least as many,
+        and at least 3,200 rows (32 windows of 100), because scoring is bound
+        by per-call overhead at small batches. Quality follows the
         number of optimizer steps, not the windows seen: 8 windows a step and
         ``max_train_windows=504`` give the paper-size reference's 189 steps
         (batch 32, 2,000 windows, 3 epochs) on a quarter of the windows,

@@ -30,7 +30,9 @@ def unit_scores():
     return MAATDetector(**ONE_EPOCH).fit(X).anomaly_score(X)
 
 
-@pytest.mark.parametrize("unit", [1e-300, 1e-100, 1e-30, 1e-10, 1e10, 1e30, 1e100, 1e300])
+@pytest.mark.parametrize(
+    "unit", [1e-300, 1e-100, 1e-30, 1e-10, 1e10, 1e30, 1e100, 1e300]
+)
 def test_scores_rank_alike_whatever_the_channel_unit(unit_scores, unit):
     X = spiky()
     X[:, 0] *= unit

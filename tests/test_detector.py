@@ -237,6 +237,16 @@ def test_nan_inf_errors_say_where(series, fitted):
         det.score_samples(series * 1e300)
 
 
+def test_out_of_range_row_is_named_wherever_it_lies(fitted):
+    """Rows are scaled block by block as scoring reads them; the error still
+    names the row in X, past the first block and the first batch."""
+    det, _ = fitted
+    X = sinusoids(70_000)
+    X[66_001, 2] = 1e300
+    with pytest.raises(ValueError, match=r"X\[66001, 2\] = 1e\+300 .* float32 range"):
+        det.score_samples(X)
+
+
 def test_nan_interpolation_opt_in(series):
     X = series.copy()
     X[40:44, 1] = np.nan

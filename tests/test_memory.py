@@ -164,3 +164,28 @@ def test_fit_and_scoring_run_inside_the_scope(monkeypatch):
     expected = 1 if _memory._glibc() is not None else 0
     assert depths == [expected]
     assert _memory._depth == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scoring_memory_beyond_the_input_is_a_fraction_of_it(dtype):
+    """Scoring scales rows batch by batch and keeps a few numbers per row: it
+    used to hold two float64 copies of X and a float32 one (10 M x 38 float64
+    rows peaked at 8.9 GiB; benchmarks/speed/score_memory.py)."""
+    import tracemalloc
+
+    from conftest import TINY, sinusoids
+
+    def series(n):  # 38 channels, as an SMD machine has
+        return np.tile(sinusoids(n, n_features=5), 8)[:, :38].astype(dtype)
+
+    det = MAATDetector(**TINY).fit(series(400))
+    X = series(200_000)
+    det.anomaly_score(X[:1000])  # first-call allocations out of the measurement
+    tracemalloc.start()  # numpy reports its buffers to tracemalloc
+    try:
+        det.anomaly_score(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # About 40 bytes a row remain (window sums and counts, the result).
+    assert peak < 64 * len(X), (peak, X.nbytes)

@@ -208,9 +208,11 @@ def check_finite(X: np.ndarray, nan_policy: str = "raise") -> np.ndarray:
     ``nan_policy="interpolate"`` fills NaN linearly along time per channel
     (constant at the ends); inf always raises, since no value is implied.
     """
-    finite = np.isfinite(X)
-    if finite.all():
+    # Checked by row blocks first: a mask of the whole of X is a byte per
+    # value (360 MiB for 10 M x 38 rows), and clean input is the usual case.
+    if all(np.isfinite(X[i : i + 65536]).all() for i in range(0, len(X), 65536)):
         return X
+    finite = np.isfinite(X)
     n_inf = int(np.isinf(X).sum())
     if n_inf:
         row, col = np.argwhere(np.isinf(X))[0]

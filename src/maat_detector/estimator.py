@@ -580,13 +580,13 @@ class MAATDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------- helpers
 
     def _prepare(self, X):
-        """The fitted state, and the checked, scaled float32 rows of X."""
+        """The fitted state, and the checked rows of X, scaled as they are read."""
         check_is_fitted(self)
         check_fitted_parameters(self)
         X = check_input(self, X, reset=False)
         check_min_rows(X.shape[0], self.win_size)
         fitted = self._fitted()
-        return fitted, fitted.scale_rows(X)
+        return fitted, fitted.scaled_view(X)
 
     def _fitted(self):
         """The fitted attributes as one :class:`~maat_detector.engine.FittedMAAT`."""

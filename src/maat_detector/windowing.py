@@ -67,13 +67,20 @@ def iter_window_batches(
 ) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield ``(batch_slice, windows)`` with windows of shape (b, L, C).
 
-    Windows are gathered from a strided view, so memory is bounded by one
-    batch, whatever the series length.
+    ``X`` is an array, or any object whose slices of consecutive rows are
+    arrays (:class:`~maat_detector.engine.preprocess.ScaledRows`, which scales
+    them on demand). Each batch reads the rows its windows span and gathers
+    the windows from a strided view of them, so memory is bounded by one
+    batch, whatever the series length. Batches whose starts lie far apart
+    (shuffled training windows) read the rows between them too: a view, free
+    for an array.
     """
-    view = sliding_window_view(X, win_size, axis=0)  # (n - L + 1, C, L), no copy
     for begin in range(0, len(starts), batch_size):
         chunk = starts[begin : begin + batch_size]
-        windows = np.ascontiguousarray(view[chunk].transpose(0, 2, 1))
+        first = int(chunk.min())
+        rows = X[first : int(chunk.max()) + win_size]
+        view = sliding_window_view(rows, win_size, axis=0)  # (n, C, L), no copy
+        windows = np.ascontiguousarray(view[chunk - first].transpose(0, 2, 1))
         yield slice(begin, begin + len(chunk)), windows
 
 
@@ -120,12 +127,20 @@ class WindowScoreAccumulator:
         self.n_grid = n_grid
         self.warmup = warmup
         shape = (n_samples, n_channels) if n_channels else (n_samples,)
+        # Every per-row array costs its bytes per row of a series that may
+        # hold tens of millions: counts fit int32 (at most L windows reach a
+        # row), and "mean" keeps its few end-aligned windows aside instead of
+        # a full-length tail.
+        self.shape = shape
+        if combine == "end":
+            self.tail = np.zeros(shape, dtype=np.float64)
+            self.has_tail = np.zeros(n_samples, dtype=bool)
+            return
         self.total = np.zeros(shape, dtype=np.float64)
-        self.count = np.zeros(n_samples, dtype=np.int64)
+        self.count = np.zeros(n_samples, dtype=np.int32)
         self.early_total = np.zeros(shape, dtype=np.float64)
-        self.early_count = np.zeros(n_samples, dtype=np.int64)
-        self.tail = np.zeros(shape, dtype=np.float64)
-        self.has_tail = np.zeros(n_samples, dtype=bool)
+        self.early_count = np.zeros(n_samples, dtype=np.int32)
+        self.tail_windows = []  # (start, scores) of the end-aligned windows
 
     def add(self, batch: slice, scores: np.ndarray) -> None:
         """Add the scores (b, L[, C]) of windows ``starts[batch]``."""
@@ -152,8 +167,7 @@ class WindowScoreAccumulator:
             total[grid + j] += grid_scores[:, j]
             count[grid + j] += 1
         for begin, window_scores in zip(starts[n_grid:], scores[n_grid:], strict=True):
-            self.tail[begin : begin + self.win_size] = window_scores
-            self.has_tail[begin : begin + self.win_size] = True
+            self.tail_windows.append((int(begin), np.array(window_scores)))
 
     def result(self) -> np.ndarray:
         """Per-row scores: grid mean where covered, else the tail window's.
@@ -161,16 +175,28 @@ class WindowScoreAccumulator:
         Rows that only the grid windows' first ``warmup`` steps reach take
         the mean of those.
         """
-        out = self.tail.copy()
-        early = (self.early_count > 0) & (self.count == 0) & ~self.has_tail
+        if self.combine == "end":
+            if not self.has_tail.all():
+                raise RuntimeError(
+                    "some rows received no window score (internal error)."
+                )
+            return self.tail.copy()
+        out = np.zeros(self.shape, dtype=np.float64)
+        has_tail = np.zeros(self.shape[0], dtype=bool)
+        for begin, window_scores in self.tail_windows:
+            out[begin : begin + self.win_size] = window_scores
+            has_tail[begin : begin + self.win_size] = True
         covered = self.count > 0
+        early = (self.early_count > 0) & ~covered & ~has_tail
+        # In place, with no fancy-indexed copies of the per-row arrays.
         for rows, total, count in (
             (early, self.early_total, self.early_count),
             (covered, self.total, self.count),
         ):
-            n = count[rows]
-            out[rows] = total[rows] / (n[:, None] if total.ndim == 2 else n)
-        if not np.all(covered | early | self.has_tail):
+            if total.ndim == 2:
+                rows, count = rows[:, None], count[:, None]
+            np.divide(total, count, out=out, where=rows)
+        if not np.all(covered | early | has_tail):
             raise RuntimeError("some rows received no window score (internal error).")
         return out
 

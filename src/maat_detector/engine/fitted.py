@@ -12,7 +12,7 @@ import torch
 from ..nn import MAATConfig
 from ..windowing import moving_mean
 from .calibrate import calibrate
-from .preprocess import scale_rows
+from .preprocess import ScaledRows, scale_rows
 from .score import SCORE_MODES, combine, components
 
 __all__ = ["FittedMAAT"]
@@ -85,6 +85,14 @@ class FittedMAAT:
     def scale_rows(self, X):
         """Checked raw rows to the scaled float32 rows the network sees."""
         return scale_rows(X, self.center, self.scale)
+
+    def scaled_view(self, X):
+        """Checked raw rows, scaled batch by batch as the network reads them.
+
+        What scoring takes instead of :meth:`scale_rows`' copy; an
+        out-of-range row raises when its batch is read.
+        """
+        return ScaledRows(X, self.center, self.scale)
 
     def scores(self, X, settings, *, step=None, combine_mode=None, smooth=True):
         """Anomaly scores of scaled rows ``X`` (higher = more anomalous).

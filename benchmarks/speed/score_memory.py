@@ -111,35 +111,25 @@ def case_key(record):
     )
 
 
-def spawn(args, rows, dtype, config):
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        json.dumps(
-            {
-                "rows": rows,
-                "channels": args.channels,
-                "dtype": dtype,
-                "fit_rows": args.fit_rows,
-                "config": config,
-                "threads": args.threads,
-            }
-        ),
-    ]
+def spawn(case):
+    """Run one case in a fresh interpreter; its measurement."""
+    command = [sys.executable, __file__, "--child", json.dumps(case)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])
-    raise RuntimeError(f"{rows} rows, {dtype}, {config} failed:\n{done.stderr[-3000:]}")
+    raise RuntimeError(f"{case} failed:\n{done.stderr[-3000:]}")
 
 
-def markdown(records, command):
+def markdown(records):
+    commands = dict.fromkeys(r["command"] for r in records)
     lines = [
         "# Peak memory of scoring a long series",
         "",
-        f"Regenerate: `{command}` (appends to the `.jsonl`; cases already there "
-        "are skipped).",
+        "Regenerate (each command appends to the `.jsonl` and skips the cases "
+        "already there):",
+        "",
+        *(f"- `{c}`" for c in commands),
         "",
         "`score peak` is the resident set's high-water mark during "
         "`anomaly_score` alone; `before` holds the input, torch and the model.",
@@ -191,20 +181,19 @@ def main(argv=None):
     for config in configs:
         for rows in args.rows:
             for dtype in args.dtype or ["float64"]:
-                key = case_key(
-                    {
-                        "rows": rows,
-                        "channels": args.channels,
-                        "dtype": dtype,
-                        "fit_rows": args.fit_rows,
-                        "config": config,
-                        "threads": args.threads,
-                    }
-                )
-                if key in have:
+                case = {
+                    "rows": rows,
+                    "channels": args.channels,
+                    "dtype": dtype,
+                    "fit_rows": args.fit_rows,
+                    "config": config,
+                    "threads": args.threads,
+                }
+                if case_key(case) in have:
                     continue
-                record = spawn(args, rows, dtype, config)
+                record = spawn(case)
                 record["commit"] = _common.git_info().get("commit")
+                record["command"] = command
                 with jsonl.open("a") as f:
                     f.write(json.dumps(record) + "\n")
                 done.append(record)
@@ -214,7 +203,7 @@ def main(argv=None):
                     f"{record['score_s']:.0f} s",
                     flush=True,
                 )
-                Path(args.out).with_suffix(".md").write_text(markdown(done, command))
+                Path(args.out).with_suffix(".md").write_text(markdown(done))
 
 
 if __name__ == "__main__":

@@ -348,20 +348,6 @@ def test_training_checkpoint_equals_the_shorter_fit(series):
     )
 
 
-def test_fit_works_where_torch_has_no_fused_adam(series, monkeypatch):
-    # torch < 2.4 refuses fused=True on the CPU; the fit must fall back.
-    real = torch.optim.Adam
-
-    def no_fused(params, lr, **kwargs):
-        if kwargs.get("fused"):
-            raise RuntimeError("`fused=True` requires all the params to be CUDA")
-        return real(params, lr=lr, **kwargs)
-
-    monkeypatch.setattr(torch.optim, "Adam", no_fused)
-    det = MAATDetector(**{**TINY, "epochs": 1}).fit(series)
-    assert np.isfinite(det.score_samples(series)).all()
-
-
 def test_scoring_batches_span_at_least_3200_rows_and_leave_scores_unchanged(fitted):
     """Scoring batches of short windows are widened (per-call overhead), which
     changes the time a score takes and nothing else."""

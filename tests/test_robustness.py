@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from maat_detector import MAATDetector
 from maat_detector.engine import train as train_module
+from maat_detector.engine.adam import Adam
 
 ONE_EPOCH = {**TINY, "epochs": 1}
 
@@ -247,7 +248,7 @@ def test_divergence_later_keeps_the_last_good_epoch(monkeypatch):
 
 
 def _interrupt_second_step(monkeypatch):
-    real = torch.optim.Adam.step
+    real = Adam.step
     calls = {"n": 0}
 
     def step(self, *args, **kwargs):
@@ -256,7 +257,7 @@ def _interrupt_second_step(monkeypatch):
             raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    monkeypatch.setattr(Adam, "step", step)
     return calls
 
 

@@ -2,7 +2,7 @@
 
 Why not ``torch.optim.Adam``: every ``torch.optim`` optimizer imports
 ``torch._dynamo`` the first time it is built or stepped (its methods are
-wrapped to keep the compiler out). That import took 1.2-1.8 s on the 2-core
+wrapped to keep the compiler out). That import took 1.3-1.7 s on the 2-core
 development machine, once per process: a third of a small fit at window 100
 (the window sweep of ``benchmarks/speed/window_sweep.py`` runs each fit in a
 fresh process), and the same delay before every fit in a new worker or a

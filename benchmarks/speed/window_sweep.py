@@ -25,7 +25,8 @@ just before the fit beside it. The systems alternate within each repeat,
 so a busy phase of a shared machine hits both; tables give medians.
 
 Writes ``<out>.json`` and ``<out>.md`` and, with matplotlib, a log-log
-plot (``--plot``).
+plot: the docs' figure when ``--out`` is left at its default, else only
+where ``--plot`` says (a partial sweep must not replace the docs' figure).
 
 Usage::
 
@@ -274,14 +275,17 @@ def main(argv=None):
     p.add_argument("--windows", type=int, nargs="+", default=list(WINDOWS))
     p.add_argument(
         "--plot",
-        default=str(_common.REPO / "docs" / "_static" / "window_sweep.png"),
-        help="log-log plot path ('' for none)",
+        default=None,
+        help="log-log plot path (default: the docs' figure with the default "
+        "--out, else none; '' for none)",
     )
     p.add_argument("--note", action="append", default=[], help="a line for the md")
     p.add_argument("--child", action="store_true", help=Path(__file__).name + " only")
     p.add_argument("--system", choices=SYSTEMS)
     p.add_argument("--window", type=int)
     args = p.parse_args(argv)
+    if args.plot is None and Path(args.out) == Path(p.get_default("out")):
+        args.plot = str(_common.REPO / "docs" / "_static" / "window_sweep.png")
     if args.child:
         return _child(args)
 

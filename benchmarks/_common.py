@@ -39,7 +39,9 @@ __all__ = [
     "machine_info",
     "make_series",
     "parser",
+    "report_to_parent",
     "resolve_data_dir",
+    "run_child",
     "run_info",
     "set_threads",
     "to_json",
@@ -295,3 +297,27 @@ def make_series(rows, n_features=25, seed=0, *, max_period=400):
     test = X[rows:].copy()
     test[rows // 2 : rows // 2 + 50, :5] += 3.0
     return X[:rows], test
+
+
+# ------------------------------------------------------------------ subprocesses
+
+_RESULT = "RESULT "
+
+
+def report_to_parent(result):
+    """Print ``result`` (JSON-able) where :func:`run_child` looks for it."""
+    sys.stdout.write(_RESULT + json.dumps(result) + "\n")
+
+
+def run_child(command, what):
+    """Run ``command`` (a list) and return what it passed to :func:`report_to_parent`.
+
+    A fresh process per measurement keeps each one's peak memory and first
+    calls its own. Raises ``RuntimeError`` naming ``what``, with the tail
+    of the child's stderr, if it reported nothing.
+    """
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith(_RESULT):
+            return json.loads(line[len(_RESULT) :])
+    raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -114,11 +113,7 @@ def case_key(record):
 def spawn(case):
     """Run one case in a fresh interpreter; its measurement."""
     command = [sys.executable, __file__, "--child", json.dumps(case)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    raise RuntimeError(f"{case} failed:\n{done.stderr[-3000:]}")
+    return _common.run_child(command, str(case))
 
 
 def markdown(records):
@@ -168,7 +163,7 @@ def main(argv=None):
     if args.child:
         case = json.loads(args.child)
         result = run_case(**case)
-        sys.stdout.write("RESULT " + json.dumps(result) + "\n")
+        _common.report_to_parent(result)
         return
     jsonl = Path(args.out).with_suffix(".jsonl")
     jsonl.parent.mkdir(parents=True, exist_ok=True)

@@ -34,11 +34,9 @@ Usage::
     python benchmarks/speed/window_sweep.py --rows 4000 --windows 100 400
 """
 
-import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -129,7 +127,7 @@ def run_one(system, window, rows, threads):
 
 def _child(args):
     result = run_one(args.system, args.window, args.rows, args.threads)
-    sys.stdout.write("RESULT " + json.dumps(result) + "\n")
+    _common.report_to_parent(result)
 
 
 def _spawn(system, window, args):
@@ -146,11 +144,7 @@ def _spawn(system, window, args):
         "--threads",
         str(args.threads),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    raise RuntimeError(f"{system} at window {window} failed:\n{done.stderr[-3000:]}")
+    return _common.run_child(command, f"{system} at window {window}")
 
 
 def summarise(runs):

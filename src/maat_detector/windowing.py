@@ -180,7 +180,7 @@ class WindowScoreAccumulator:
                 raise RuntimeError(
                     "some rows received no window score (internal error)."
                 )
-            return self.tail.copy()
+            return self.tail
         out = np.zeros(self.shape, dtype=np.float64)
         has_tail = np.zeros(self.shape[0], dtype=bool)
         for begin, window_scores in self.tail_windows:

@@ -83,8 +83,6 @@ class ScaledRows:
         From :func:`fit_scaling`.
     """
 
-    dtype = np.dtype(np.float32)
-
     def __init__(self, X, center, scale):
         self.raw = X
         self.center = center

@@ -350,7 +350,30 @@ def summarize(records, data_dir):
         "entities_with_anomaly": totals,
         "by_method": summary,
         "means": table,
+        "paired": {
+            anchor: paired_means(vus, anchor, methods, datasets)
+            for anchor in methods
+            if anchor in MAAT_METHODS
+        },
     }
+
+
+def paired_means(vus, anchor, methods, datasets):
+    """``{method: {dataset: mean VUS-PR over the entities anchor has}}``.
+
+    While a MAAT method has run on part of a dataset, its mean and a
+    baseline's mean over the whole dataset compare different entities; this
+    compares like with like.
+    """
+    out = {}
+    for m in methods:
+        out[m] = {}
+        for ds in datasets:
+            ents = vus.get((ds, anchor), {})
+            mine = vus.get((ds, m), {})
+            values = [mine[e] for e in ents if e in mine]
+            out[m][ds] = _mean(values) if len(values) == len(ents) else None
+    return out
 
 
 def configs_of(records):
@@ -418,6 +441,24 @@ def markdown(result):
         "The ratio divides the method's mean of datasets by PCA's on the entities "
         "the method has records for.",
         "",
+    ]
+    for anchor, table in s.get("paired", {}).items():
+        counts = by[anchor]["entities"]
+        if all(counts[ds] == totals.get(ds) for ds in datasets):
+            continue  # complete: the table above already pairs everything
+        lines += [
+            f"## Mean VUS-PR on the entities `{anchor}` has run (paired)",
+            "",
+            "Entities per dataset: "
+            + ", ".join(f"{ds} {counts[ds]}" for ds in datasets)
+            + ".",
+            "",
+        ]
+        rows = [
+            [f"`{m}`", *[_fmt(table[m].get(ds)) for ds in datasets]] for m in methods
+        ]
+        lines += [_common.md_table(["method", *datasets], rows), ""]
+    lines += [
         "## Entities per method (records / entities with a test anomaly)",
         "",
     ]

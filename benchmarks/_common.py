@@ -39,6 +39,7 @@ __all__ = [
     "machine_info",
     "make_series",
     "parser",
+    "read_jsonl",
     "report_to_parent",
     "resolve_data_dir",
     "run_child",
@@ -321,3 +322,23 @@ def run_child(command, what):
         if line.startswith(_RESULT):
             return json.loads(line[len(_RESULT) :])
     raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")
+
+
+# ------------------------------------------------------------------ records
+
+
+def read_jsonl(path):
+    """The records of ``path``, skipping a torn last line."""
+    records = []
+    if not Path(path).exists():
+        return records
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                print(f"skipping an unreadable line of {path}", file=sys.stderr)
+    return records

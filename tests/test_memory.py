@@ -4,11 +4,13 @@ import resource
 import subprocess
 import sys
 import threading
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import TINY, sinusoids
 
 from maat_detector import MAATDetector, _memory
 
@@ -171,9 +173,6 @@ def test_scoring_memory_beyond_the_input_is_a_fraction_of_it(dtype):
     """Scoring scales rows batch by batch and keeps a few numbers per row: it
     used to hold two float64 copies of X and a float32 one (10 M x 38 float64
     rows peaked at 8.9 GiB; benchmarks/speed/score_memory.py)."""
-    import tracemalloc
-
-    from conftest import TINY, sinusoids
 
     def series(n):  # 38 channels, as an SMD machine has
         return np.tile(sinusoids(n, n_features=5), 8)[:, :38].astype(dtype)

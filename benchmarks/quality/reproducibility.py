@@ -16,12 +16,13 @@ prints the largest difference.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+from training_curve import tag  # noqa: E402
 
 from maat_detector import MAATDetector  # noqa: E402
 from maat_detector.presets import paper_size  # noqa: E402
@@ -31,10 +32,6 @@ CURVE = _common.RESULTS / "quality" / "training_curve.jsonl"
 #: The training-curve overrides that turn the paper-size preset into the defaults.
 DEFAULT_OVERRIDES = {"batch_size": 8, "epochs": 3, "max_train_windows": 504}
 TOLERANCE = 0.03
-
-
-def _overrides_label(overrides):
-    return " ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
 
 
 def check_overrides_are_the_defaults():
@@ -48,15 +45,14 @@ def check_overrides_are_the_defaults():
 
 def pairs(quality_path=QUALITY, curve_path=CURVE):
     """``(dataset, entity, seed, vus_pr in quality, vus_pr in curve, commits)``."""
-    curve = {}
-    label = _overrides_label(DEFAULT_OVERRIDES)
-    for line in Path(curve_path).read_text().splitlines():
-        r = json.loads(line)
-        if r["config"] == label and r["windows"] == "final":
-            curve[(r["dataset"], r["entity"], int(r["seed"]))] = r
+    label = tag(DEFAULT_OVERRIDES)
+    curve = {
+        (r["dataset"], r["entity"], int(r["seed"])): r
+        for r in _common.read_jsonl(curve_path)
+        if r["config"] == label and r["windows"] == "final"
+    }
     out = []
-    for line in Path(quality_path).read_text().splitlines():
-        r = json.loads(line)
+    for r in _common.read_jsonl(quality_path):
         key = (r["dataset"], r["entity"], int(r["seed"]))
         if r["method"] == "maat" and r.get("vus_pr") is not None and key in curve:
             c = curve[key]
@@ -64,15 +60,18 @@ def pairs(quality_path=QUALITY, curve_path=CURVE):
     return out
 
 
+def largest_difference(rows):
+    return max((abs(a - b) for *_, a, b, _ in rows), default=float("nan"))
+
+
 def markdown(rows, command):
-    diffs = [abs(a - b) for *_, a, b, _ in rows]
     lines = [
         "# Reproducibility of the default: two independent fits per entity",
         "",
         f"`{command}`",
         "",
         f"{len(rows)} pairs; largest |difference| "
-        f"{max(diffs, default=float('nan')):.1e} (tolerance {TOLERANCE}).",
+        f"{largest_difference(rows):.1e} (tolerance {TOLERANCE}).",
         "",
         "| dataset | entity | seed | VUS-PR, quality run | VUS-PR, training curve "
         "| difference | commits |",
@@ -95,7 +94,7 @@ def main(argv=None):
     rows = pairs()
     md = markdown(rows, _common.command_line(__file__, argv))
     Path(args.out).with_suffix(".md").write_text(md)
-    worst = max((abs(a - b) for *_, a, b, _ in rows), default=float("nan"))
+    worst = largest_difference(rows)
     print(f"{len(rows)} pairs, largest |difference| {worst:.4f}")
     return 0 if worst <= TOLERANCE or not rows else 1
 

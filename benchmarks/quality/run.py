@@ -205,29 +205,12 @@ def score_record(method, seed, data):
     return out
 
 
-def read_jsonl(path):
-    """The records of ``path``, skipping a torn last line."""
-    records = []
-    if not Path(path).exists():
-        return records
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                print(f"skipping an unreadable line of {path}", file=sys.stderr)
-    return records
-
-
 def key(rec):
     return (rec["dataset"], rec["entity"], rec["method"], int(rec["seed"]))
 
 
 def run(args, jsonl):
-    records = read_jsonl(jsonl)
+    records = _common.read_jsonl(jsonl)
     done = {key(r) for r in records if args.retry_errors is False or "error" not in r}
     pairs = select(
         args.data_dir, args.datasets, args.per_dataset, set(args.entities), args.order
@@ -496,7 +479,7 @@ def markdown(result):
 
 
 def write_summary(jsonl, out, data_dir):
-    records = read_jsonl(jsonl)
+    records = _common.read_jsonl(jsonl)
     seeds = sorted({int(r["seed"]) for r in records}) or [0]
     methods = [m for m in METHODS if any(r["method"] == m for r in records)]
     rel_out = _common._relative(out)

@@ -39,7 +39,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 import _common  # noqa: E402
-from run import read_jsonl  # noqa: E402
 from score_ablation import TUNING_SET  # noqa: E402
 
 from maat_detector import MAATDetector, engine, metrics  # noqa: E402
@@ -140,7 +139,7 @@ def append(jsonl, head, values):
 def run(args, jsonl):
     done = {
         (r["dataset"], r["entity"], r["seed"], r["config"])
-        for r in read_jsonl(jsonl)
+        for r in _common.read_jsonl(jsonl)
         if r.get("windows") == "final"
     }
     config = tag(args.overrides)
@@ -165,7 +164,7 @@ def run(args, jsonl):
 def _reference(path):
     """``{(dataset, entity, method): mean VUS-PR over seeds}`` of the quality suite."""
     by = {}
-    for r in read_jsonl(path):
+    for r in _common.read_jsonl(path):
         if r.get("vus_pr") is not None:
             by.setdefault((r["dataset"], r["entity"], r["method"]), []).append(
                 r["vus_pr"]
@@ -181,7 +180,7 @@ def curves(jsonl):
     with ``max_train_windows`` at the checkpoint is the same fit).
     """
     by = {}
-    for r in read_jsonl(jsonl):
+    for r in _common.read_jsonl(jsonl):
         run_ = by.setdefault(r["config"], {}).setdefault(
             (r["dataset"], r["entity"], r["seed"]), {}
         )

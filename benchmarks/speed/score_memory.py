@@ -167,9 +167,7 @@ def main(argv=None):
         return
     jsonl = Path(args.out).with_suffix(".jsonl")
     jsonl.parent.mkdir(parents=True, exist_ok=True)
-    done = []
-    if jsonl.exists():
-        done = [json.loads(line) for line in jsonl.read_text().splitlines() if line]
+    done = _common.read_jsonl(jsonl)
     have = {case_key(r) for r in done}
     configs = [json.loads(c) for c in (args.config or ["{}"])]
     command = _common.command_line(__file__, argv)

@@ -27,6 +27,7 @@ from .engine import (
     TrainSettings,
 )
 from .engine.network import resolve_device
+from .engine.preprocess import row_blocks
 from .nn import MAATConfig
 from .nn.config import ATTENTION_MODES, OBJECTIVES
 from .ssm import resolve_scan_backend
@@ -210,7 +211,7 @@ def check_finite(X: np.ndarray, nan_policy: str = "raise") -> np.ndarray:
     """
     # Checked by row blocks first: a mask of the whole of X is a byte per
     # value (360 MiB for 10 M x 38 rows), and clean input is the usual case.
-    if all(np.isfinite(X[i : i + 65536]).all() for i in range(0, len(X), 65536)):
+    if all(np.isfinite(X[b:e]).all() for b, e in row_blocks(0, len(X))):
         return X
     finite = np.isfinite(X)
     n_inf = int(np.isinf(X).sum())
@@ -406,7 +407,8 @@ def threshold_settings(est):
 #: Rows a scoring batch spans at least. Scoring keeps no activations for a
 #: backward pass, and batches of small windows are bound by per-call overhead:
 #: at window 100 (shipped SMD machine, 12,000 rows, 2 threads) batch 32 scored
-#: in 0.75x the time of batch 8 at d_model 128 and 0.95x at the paper's size.
+#: in 0.74x the time of batch 8 at d_model 128 and 0.86x at the paper's size
+#: (benchmarks/speed/score_batch.py).
 _SCORING_BATCH_ROWS = 3200
 
 

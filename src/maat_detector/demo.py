@@ -43,7 +43,10 @@ def main(argv=None):
     """Fit, score and print ROC-AUC, VUS-PR and F1 on the shipped machine."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--epochs", type=int, default=None, help="training epochs (default: 3)"
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"training epochs (default: {MAATDetector().epochs})",
     )
     parser.add_argument("--verbose", type=int, default=1)
     args = parser.parse_args(argv)

@@ -176,11 +176,7 @@ class WindowScoreAccumulator:
         the mean of those.
         """
         if self.combine == "end":
-            if not self.has_tail.all():
-                raise RuntimeError(
-                    "some rows received no window score (internal error)."
-                )
-            return self.tail
+            return self._checked(self.tail, self.has_tail)
         out = np.zeros(self.shape, dtype=np.float64)
         has_tail = np.zeros(self.shape[0], dtype=bool)
         for begin, window_scores in self.tail_windows:
@@ -196,9 +192,13 @@ class WindowScoreAccumulator:
             if total.ndim == 2:
                 rows, count = rows[:, None], count[:, None]
             np.divide(total, count, out=out, where=rows)
-        if not np.all(covered | early | has_tail):
+        return self._checked(out, covered | early | has_tail)
+
+    @staticmethod
+    def _checked(scores, reached):
+        if not reached.all():
             raise RuntimeError("some rows received no window score (internal error).")
-        return out
+        return scores
 
 
 def moving_mean(values: np.ndarray, width: int, *, centered: bool = True) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fit_scaling", "scale_rows", "ScaledRows"]
+__all__ = ["fit_scaling", "scale_rows", "ScaledRows", "row_blocks"]
 
 
 def fit_scaling(X, scaling):
@@ -110,8 +110,7 @@ class ScaledRows:
         scaled = np.empty((max(stop - first, 0), self.raw.shape[1]), np.float32)
         # Row blocks keep the float64 temporaries and the finiteness mask
         # small: a whole-array expression held two float64 copies of X at once.
-        for begin in range(first, stop, _ROWS_PER_BLOCK):
-            end = min(begin + _ROWS_PER_BLOCK, stop)
+        for begin, end in row_blocks(first, stop):
             out = scaled[begin - first : end - first]
             self._scale_into(self.raw[begin:end], out)
             bad = ~np.isfinite(out)
@@ -141,5 +140,12 @@ class ScaledRows:
         )
 
 
-#: Rows scaled at a time (a float64 block of 38 channels is 20 MiB).
+#: Rows per block where a whole-series temporary would cost as much as the
+#: series (a float64 block of 38 channels is 20 MiB).
 _ROWS_PER_BLOCK = 65536
+
+
+def row_blocks(first, stop):
+    """``(begin, end)`` of the consecutive blocks of rows ``first:stop``."""
+    for begin in range(first, stop, _ROWS_PER_BLOCK):
+        yield begin, min(begin + _ROWS_PER_BLOCK, stop)

@@ -247,6 +247,39 @@ def test_divergence_later_keeps_the_last_good_epoch(monkeypatch):
     assert np.isfinite(det.score_samples(X)).all()
 
 
+def _validation_losses(monkeypatch, values):
+    """Make the validation loss of epoch ``i`` (from 1) be ``values[i - 1]``."""
+    epochs = iter(values)
+
+    def losses(*args, **kwargs):
+        value = next(epochs)
+        return {"val_loss1": value, "val_loss2": value, "val_reconstruction": value}
+
+    monkeypatch.setattr(train_module, "validation_losses", losses)
+
+
+def test_restore_best_keeps_the_best_epoch_or_the_last(monkeypatch):
+    """restore_best=True keeps epoch 1's weights here; False keeps epoch 3's."""
+    X = sinusoids(240)
+    params = {**TINY, "epochs": 3}
+    _validation_losses(monkeypatch, [0.1, 1.0, 1.0])
+    best = MAATDetector(**params).fit(X)
+    _validation_losses(monkeypatch, [0.1, 1.0, 1.0])
+    last = MAATDetector(**params, restore_best=False).fit(X)
+    _validation_losses(monkeypatch, [0.3, 0.2, 0.1])
+    improving = MAATDetector(**params).fit(X)
+    monkeypatch.undo()
+    one_epoch = MAATDetector(**{**TINY, "epochs": 1}).fit(X)
+
+    assert (best.best_epoch_, best.n_epochs_) == (1, 3)
+    assert (last.best_epoch_, last.n_epochs_) == (3, 3)
+    for kept, expected in ((best, one_epoch), (last, improving)):
+        weights = expected.model_.state_dict()
+        for name, tensor in kept.model_.state_dict().items():
+            torch.testing.assert_close(tensor, weights[name], rtol=0, atol=0)
+    assert not np.allclose(best.score_samples(X), last.score_samples(X))
+
+
 def _interrupt_second_step(monkeypatch):
     real = Adam.step
     calls = {"n": 0}

@@ -101,6 +101,7 @@ PARAMETER_CONSTRAINTS = {
     "top_channels": [Interval(Integral, 1, None, closed="left"), None],
     "validation_fraction": [Interval(Real, 0, 1, closed="left")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+    "restore_best": ["boolean"],
     "scaling": [StrOptions({"standard", "robust"}), None],
     "nan_policy": [StrOptions({"raise", "interpolate"})],
     "scan_backend": [StrOptions({"auto", "torch", "cuda", "compiled"})],
@@ -362,6 +363,7 @@ def fit_settings(est, n_features):
         train_step=est.train_step,
         max_train_windows=est.max_train_windows,
         n_iter_no_change=est.n_iter_no_change,
+        restore_best=est.restore_best,
         precision=est.precision,
         verbose=est.verbose,
     )

@@ -185,7 +185,15 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         on the training rows.
     n_iter_no_change : int or None, default=3
         Stop after this many epochs without improvement of the validation
-        reconstruction loss, and keep the best weights. None disables.
+        reconstruction loss. None disables.
+    restore_best : bool, default=True
+        After training, load the weights of the epoch with the lowest
+        validation reconstruction loss (True) or keep the last epoch's
+        (False). On short series the validation tail holds a few windows,
+        and its loss can prefer an early epoch that scores worse: on a
+        tuning series of 1,200 rows (UCR 135) a ``d_model=256`` network
+        kept its first epoch (VUS-PR 0.52 and 0.67, two seeds) where its
+        third scored 0.92 (docs, "Detection quality").
     scaling : {"standard", "robust"} or None, default="standard"
         Per-channel scaling fitted on the fit series: mean and standard
         deviation, or median and interquartile range (robust to outliers in
@@ -346,6 +354,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         score_smoothing="auto",
         validation_fraction=0.2,
         n_iter_no_change=3,
+        restore_best=True,
         scaling="standard",
         nan_policy="raise",
         scan_backend="auto",
@@ -385,6 +394,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self.score_smoothing = score_smoothing
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.restore_best = restore_best
         self.scaling = scaling
         self.nan_policy = nan_policy
         self.scan_backend = scan_backend

@@ -37,12 +37,13 @@ class TrainSettings:
     train_step: int
     max_train_windows: int | None
     n_iter_no_change: int | None
+    restore_best: bool
     precision: str
     verbose: int
 
 
 def train(model, train_rows, val_rows, device, settings, seed, on_step=None):
-    """Train ``model`` in place and keep the weights of its best epoch.
+    """Train ``model`` in place; keep its best epoch's weights or its last.
 
     Parameters
     ----------
@@ -64,7 +65,8 @@ def train(model, train_rows, val_rows, device, settings, seed, on_step=None):
     history : list of dict
         Per-epoch mean losses, learning rate and seconds.
     best_epoch : int
-        Epoch (1-based) whose weights were kept.
+        Epoch (1-based) whose weights were kept: the one with the lowest
+        monitored loss when ``settings.restore_best``, else the last run.
     """
     s = settings
     generator = torch.Generator().manual_seed(seed)
@@ -121,6 +123,8 @@ def train(model, train_rows, val_rows, device, settings, seed, on_step=None):
             if s.n_iter_no_change is not None and stale >= s.n_iter_no_change:
                 logger.info("early stop after epoch %d", epoch)
                 break
+    if not s.restore_best:
+        return history, len(history)
     model.load_state_dict(best_state)
     return history, best_epoch
 

@@ -1,0 +1,122 @@
+"""Compare training-curve configurations with the defaults, entity by entity.
+
+Reads ``benchmarks/results/quality/training_curve.jsonl`` (the final record
+of each fit) and prints, per dataset, the mean VUS-PR of each candidate
+configuration beside that of a base configuration on the same
+(entity, seed) pairs, then the mean of the datasets. ``--quality`` compares
+with the ``maat`` records of ``quality.jsonl`` instead (the defaults as they
+ran, seed 0), and PCA on the same entities.
+
+``--last-epoch`` gives each candidate fit the VUS-PR of its last epoch's
+weights: its own where it kept the last epoch, else that of its twin fit
+with ``restore_best=False`` (which must be in the file).
+
+Usage::
+
+    python benchmarks/quality/compare_configs.py \\
+        "batch_size=8 d_model=256 epochs=3 lr=0.0002 max_train_windows=504" \\
+        --last-epoch
+    python benchmarks/quality/compare_configs.py --quality \\
+        "batch_size=8 d_model=256 epochs=3 lr=0.0002 max_train_windows=504 \\
+restore_best=False"
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+import _common  # noqa: E402
+
+CURVE = _common.RESULTS / "quality" / "training_curve.jsonl"
+QUALITY = _common.RESULTS / "quality" / "quality.jsonl"
+DEFAULTS = "batch_size=8 epochs=3 max_train_windows=504"
+
+
+def fits(records):
+    """``{(config, dataset, entity, seed): final record}``."""
+    return {
+        (r["config"], r["dataset"], r["entity"], r["seed"]): r
+        for r in records
+        if r["windows"] == "final"
+    }
+
+
+def last_epoch_value(record, records):
+    """VUS-PR with the last epoch's weights, or None when not measured.
+
+    The same as ``record`` when the kept epoch was the last; else the fit of
+    the same entity and seed with ``restore_best=False`` added to the config.
+    """
+    if record["best_epoch"] == record["epochs_run"]:
+        return record["vus_pr"]
+    config = " ".join(sorted(record["config"].split() + ["restore_best=False"]))
+    twin = records.get((config, record["dataset"], record["entity"], record["seed"]))
+    return None if twin is None else twin["vus_pr"]
+
+
+def compare(candidate, base_values, cand_values, pca_values=None):
+    """Print per-dataset means on the shared pairs; return the means of six."""
+    shared = sorted(set(base_values) & set(cand_values))
+    by = defaultdict(list)
+    for key in shared:
+        row = (cand_values[key], base_values[key])
+        if pca_values is not None:
+            row += (pca_values.get(key[:2]),)
+        by[key[0]].append(row)
+    print(f"== {candidate}: {len(shared)} pairs")
+    means = []
+    for ds in sorted(by):
+        rows = by[ds]
+        cols = [sum(r[i] for r in rows) / len(rows) for i in range(len(rows[0]))]
+        means.append(cols)
+        pca = f" pca {cols[2]:.3f}" if len(cols) > 2 else ""
+        print(
+            f"  {ds:5s} n={len(rows):2d} candidate {cols[0]:.3f} "
+            f"base {cols[1]:.3f} diff {cols[0] - cols[1]:+.3f}{pca}"
+        )
+    if means:
+        six = [sum(m[i] for m in means) / len(means) for i in range(len(means[0]))]
+        print("  mean of datasets", " ".join(f"{v:.3f}" for v in six))
+        return six
+    return None
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("candidates", nargs="+", help="training-curve config strings")
+    p.add_argument("--base", default=DEFAULTS, help="config string to compare with")
+    p.add_argument("--quality", action="store_true", help="compare with `maat`")
+    p.add_argument("--last-epoch", action="store_true")
+    args = p.parse_args(argv)
+    records = fits(_common.read_jsonl(CURVE))
+    pca = None
+    if args.quality:
+        base, pca = {}, {}
+        for r in _common.read_jsonl(QUALITY):
+            if r["seed"] == 0 and r["method"] in ("maat", "pca"):
+                target = base if r["method"] == "maat" else pca
+                key = (r["dataset"], r["entity"])
+                target[key + (0,) if r["method"] == "maat" else key] = r["vus_pr"]
+    else:
+        base = {k[1:]: r["vus_pr"] for k, r in records.items() if k[0] == args.base}
+    for candidate in args.candidates:
+        values = {}
+        for key, r in records.items():
+            if key[0] != candidate:
+                continue
+            value = last_epoch_value(r, records) if args.last_epoch else r["vus_pr"]
+            if value is None:
+                print(f"  no last-epoch checkpoint: {key[1:]}")
+                continue
+            values[key[1:]] = value
+        compare(candidate, base, values, pca)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -262,6 +262,22 @@ def test_files_from_before_top_channels_keep_the_all_channel_score(tmp_path):
     assert unpickled.top_channels is None
 
 
+def test_files_from_before_restore_best_keep_their_best_epoch_rule(tmp_path):
+    """Older files kept their best epoch; a refit of a loaded one does too."""
+    X = sinusoids(160)
+    det = MAATDetector(**{**TINY, "epochs": 1}).fit(X)
+    path = tmp_path / "old.maat"
+    det.save(path)
+    _rewrite(path, lambda payload: payload["params"].pop("restore_best"))
+    assert MAATDetector.load(path).restore_best is True
+
+    state = det.__getstate__()
+    del state["restore_best"]
+    unpickled = MAATDetector.__new__(MAATDetector)
+    unpickled.__setstate__(state)
+    assert unpickled.restore_best is True
+
+
 def test_forecaster_round_trip_keeps_its_causal_network(tmp_path):
     X = sinusoids(160)
     det = MAATDetector(**{**TINY, "epochs": 1, "objective": "forecast"}).fit(X)

@@ -59,11 +59,12 @@ fit_context = _fit_context(prefer_skip_nested_validation=True)
 #: Parameters added after detectors were first saved, with the value that
 #: reproduces what a detector saved (or pickled) before them computed: older
 #: files scored with the mean over all channels, held reconstruction
-#: networks and did not smooth their scores.
+#: networks, did not smooth their scores and kept their best epoch.
 PARAMETERS_ADDED_LATER = {
     "top_channels": None,
     "objective": "reconstruction",
     "score_smoothing": 1,
+    "restore_best": True,
 }
 
 PARAMETER_CONSTRAINTS = {

@@ -98,10 +98,12 @@ def main(argv=None):
     if args.quality:
         base, pca = {}, {}
         for r in _common.read_jsonl(QUALITY):
-            if r["seed"] == 0 and r["method"] in ("maat", "pca"):
-                target = base if r["method"] == "maat" else pca
-                key = (r["dataset"], r["entity"])
-                target[key + (0,) if r["method"] == "maat" else key] = r["vus_pr"]
+            if r["seed"] != 0:
+                continue
+            if r["method"] == "maat":
+                base[(r["dataset"], r["entity"], 0)] = r["vus_pr"]
+            elif r["method"] == "pca":
+                pca[(r["dataset"], r["entity"])] = r["vus_pr"]
     else:
         base = {k[1:]: r["vus_pr"] for k, r in records.items() if k[0] == args.base}
     for candidate in args.candidates:
@@ -111,7 +113,7 @@ def main(argv=None):
                 continue
             value = last_epoch_value(r, records) if args.last_epoch else r["vus_pr"]
             if value is None:
-                print(f"  no last-epoch checkpoint: {key[1:]}")
+                print(f"  no restore_best=False fit of {key[1:]}")
                 continue
             values[key[1:]] = value
         compare(candidate, base, values, pca)

@@ -5,7 +5,8 @@ of each fit) and prints, per dataset, the mean VUS-PR of each candidate
 configuration beside that of a base configuration on the same
 (entity, seed) pairs, then the mean of the datasets. ``--quality`` compares
 with the ``maat`` records of ``quality.jsonl`` instead (the defaults as they
-ran, seed 0), and PCA on the same entities.
+ran, seed 0), and PCA on the same entities; ``--exclude-tuning`` leaves
+out the tuning set.
 
 ``--last-epoch`` gives each candidate fit the VUS-PR of its last epoch's
 weights: its own where it kept the last epoch, else that of its twin fit
@@ -16,7 +17,7 @@ Usage::
     python benchmarks/quality/compare_configs.py \\
         "batch_size=8 d_model=256 epochs=3 lr=0.0002 max_train_windows=504" \\
         --last-epoch
-    python benchmarks/quality/compare_configs.py --quality \\
+    python benchmarks/quality/compare_configs.py --quality --exclude-tuning \\
         "batch_size=8 d_model=256 epochs=3 lr=0.0002 max_train_windows=504 \\
 restore_best=False"
 """
@@ -30,7 +31,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 import _common  # noqa: E402
+from score_ablation import TUNING_SET  # noqa: E402
 
 CURVE = _common.RESULTS / "quality" / "training_curve.jsonl"
 QUALITY = _common.RESULTS / "quality" / "quality.jsonl"
@@ -92,6 +95,9 @@ def main(argv=None):
     p.add_argument("--base", default=DEFAULTS, help="config string to compare with")
     p.add_argument("--quality", action="store_true", help="compare with `maat`")
     p.add_argument("--last-epoch", action="store_true")
+    p.add_argument(
+        "--exclude-tuning", action="store_true", help="leave out the tuning set"
+    )
     args = p.parse_args(argv)
     records = fits(_common.read_jsonl(CURVE))
     pca = None
@@ -110,6 +116,8 @@ def main(argv=None):
         values = {}
         for key, r in records.items():
             if key[0] != candidate:
+                continue
+            if args.exclude_tuning and f"{key[1]}:{key[2]}" in TUNING_SET:
                 continue
             value = last_epoch_value(r, records) if args.last_epoch else r["vus_pr"]
             if value is None:

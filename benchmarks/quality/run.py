@@ -60,6 +60,7 @@ import baselines  # noqa: E402
 
 from maat_detector import MAATDetector, metrics  # noqa: E402
 from maat_detector import datasets as mdata  # noqa: E402
+from maat_detector._params import PARAMETERS_ADDED_LATER  # noqa: E402
 from maat_detector.presets import paper_size  # noqa: E402
 
 DATASETS = ("SMD", "MSL", "SMAP", "SKAB", "NAB", "UCR")
@@ -360,13 +361,20 @@ def paired_means(vus, anchor, methods, datasets):
 
 
 def configs_of(records):
-    """``{method: params}``; a method whose records differ lists each variant."""
+    """``{method: params}``; a method whose records differ lists each variant.
+
+    A MAAT record made before a parameter existed ran with the value that
+    :data:`PARAMETERS_ADDED_LATER` gives it, so it counts as that value.
+    """
     out = {}
     for m in METHODS:
         seen = []
         for r in records:
             if r["method"] == m and "params" in r:
-                p = {k: v for k, v in r["params"].items() if k != "random_state"}
+                p = dict(PARAMETERS_ADDED_LATER) if m in MAAT_METHODS else {}
+                p.update(r["params"])
+                p.pop("random_state", None)
+                p = dict(sorted(p.items()))
                 if p not in seen:
                     seen.append(p)
         if seen:

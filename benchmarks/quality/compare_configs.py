@@ -34,18 +34,20 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 import _common  # noqa: E402
 from score_ablation import TUNING_SET  # noqa: E402
+from training_curve import curves, tag  # noqa: E402
 
 CURVE = _common.RESULTS / "quality" / "training_curve.jsonl"
 QUALITY = _common.RESULTS / "quality" / "quality.jsonl"
 DEFAULTS = "batch_size=8 epochs=3 max_train_windows=504"
 
 
-def fits(records):
-    """``{(config, dataset, entity, seed): final record}``."""
+def fits(path=CURVE):
+    """``{(config, dataset, entity, seed): final record}`` of the training curves."""
     return {
-        (r["config"], r["dataset"], r["entity"], r["seed"]): r
-        for r in records
-        if r["windows"] == "final"
+        (config, *key): run_["final"]
+        for config, runs in curves(path).items()
+        for key, run_ in runs.items()
+        if "final" in run_
     }
 
 
@@ -57,13 +59,14 @@ def last_epoch_value(record, records):
     """
     if record["best_epoch"] == record["epochs_run"]:
         return record["vus_pr"]
-    config = " ".join(sorted(record["config"].split() + ["restore_best=False"]))
-    twin = records.get((config, record["dataset"], record["entity"], record["seed"]))
-    return None if twin is None else twin["vus_pr"]
+    overrides = dict(item.split("=", 1) for item in record["config"].split())
+    twin = tag({**overrides, "restore_best": False})
+    found = records.get((twin, record["dataset"], record["entity"], record["seed"]))
+    return None if found is None else found["vus_pr"]
 
 
 def compare(candidate, base_values, cand_values, pca_values=None):
-    """Print per-dataset means on the shared pairs; return the means of six."""
+    """Print per-dataset means on the shared pairs, then their mean."""
     shared = sorted(set(base_values) & set(cand_values))
     by = defaultdict(list)
     for key in shared:
@@ -85,8 +88,6 @@ def compare(candidate, base_values, cand_values, pca_values=None):
     if means:
         six = [sum(m[i] for m in means) / len(means) for i in range(len(means[0]))]
         print("  mean of datasets", " ".join(f"{v:.3f}" for v in six))
-        return six
-    return None
 
 
 def main(argv=None):
@@ -99,7 +100,7 @@ def main(argv=None):
         "--exclude-tuning", action="store_true", help="leave out the tuning set"
     )
     args = p.parse_args(argv)
-    records = fits(_common.read_jsonl(CURVE))
+    records = fits()
     pca = None
     if args.quality:
         base, pca = {}, {}

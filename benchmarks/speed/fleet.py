@@ -13,7 +13,8 @@ One :class:`~maat_detector.MAATDetector` per SMD machine (the 8 machines in
 
 Worker start-up (spawning processes, importing torch) is timed apart, not in
 the mode times: a long-lived cluster pays it once. Every mode first runs once,
-untimed, on 600 rows per machine to warm up each process. Modes alternate within each
+untimed, on 600 rows per machine and 16 training windows, to warm up each
+process. Modes alternate within each
 repeat, so a busy phase of a shared machine hits all of them; the table gives
 medians, the CPU seconds the run and its workers used, the load average seen
 before and after, and a probe of how much a second process speeds up fixed
@@ -24,14 +25,22 @@ Data: ``$MAAT_DATA`` or ``../shared/data`` beside the repository. By default
 each machine keeps its last 6000 training rows and first 6000 test rows
 (``--rows 0`` keeps all) to hold the run to a few minutes.
 
+The network is a small one (``SMALL_CONFIG``) unless ``--config`` gives
+``MAATDetector`` parameters as JSON; ``--config '{}'`` is the defaults. The
+table gives each mode's throughput in machines an hour.
+
 Usage::
 
     python benchmarks/speed/fleet.py               # 8 machines, 6000 rows, 2 repeats
     python benchmarks/speed/fleet.py --rows 0 --repeats 1
+    # the defaults on whole machines, as a user's fleet runs:
+    python benchmarks/speed/fleet.py --config '{}' --rows 0 --machines 4 \
+        --repeats 1 --modes loky-2 sequential-2-threads --out ...
 
 Writes ``benchmarks/results/speed/fleet.json`` and ``.md`` (``--out``).
 """
 
+import json
 import os
 import platform
 import statistics
@@ -53,7 +62,7 @@ from maat_detector.datasets import list_entities, load_benchmark_entity  # noqa:
 from maat_detector.fleet import fit_score_fleet  # noqa: E402
 
 OUT = _common.RESULTS / "speed" / "fleet"
-CONFIG = dict(
+SMALL_CONFIG = dict(
     win_size=100,
     d_model=32,
     n_heads=2,
@@ -62,7 +71,6 @@ CONFIG = dict(
     epochs=1,
     train_step=50,
     score_step=100,
-    random_state=0,
 )
 MODES = {
     # name: (n_jobs, backend argument, joblib.parallel_config backend, torch threads)
@@ -73,9 +81,10 @@ MODES = {
 }
 
 
-def load_fleet(data_dir, rows):
+def load_fleet(data_dir, rows, machines=0):
     train, test = {}, {}
-    for name in list_entities("SMD", data_dir):
+    names = list_entities("SMD", data_dir)
+    for name in names[:machines] if machines else names:
         ds = load_benchmark_entity("SMD", name, data_dir)
         train[name] = ds.train[-rows:] if rows else ds.train
         test[name] = ds.test[:rows] if rows else ds.test
@@ -126,7 +135,7 @@ def probe_parallelism():
     return sequential / (time.perf_counter() - began)
 
 
-def run_mode(mode, train, test):
+def run_mode(mode, train, test, config):
     n_jobs, backend, config_backend, threads = MODES[mode]
     context = (
         joblib.parallel_config(config_backend) if config_backend else nullcontext()
@@ -137,7 +146,7 @@ def run_mode(mode, train, test):
     with context:
         _, scores = fit_score_fleet(
             train,
-            MAATDetector(**CONFIG),
+            MAATDetector(**config),
             score_series=test,
             n_jobs=n_jobs,
             backend=backend,
@@ -163,25 +172,30 @@ def cpu_seconds():
 
 def markdown(record):
     rows = record["modes"]
-    base = rows["sequential"]["median_s"]
+    # The first mode is the reference when the sequential one did not run.
+    base_mode = "sequential" if "sequential" in rows else next(iter(rows))
+    base = rows[base_mode]["median_s"]
     lines = [
         f"{record['n_series']} SMD machines, {record['rows_note']}; MAATDetector "
         f"{record['config_note']}; torch {record['torch']}, "
         f"{record['cpu_count']} CPUs, median of {record['repeats']} repeat(s).",
         "",
-        "| mode | workers x torch threads | wall (s) | speed-up | CPU (s) "
+        f"| mode | workers x torch threads | wall (s) | machines/hour "
+        f"| speed-up over {base_mode} | CPU (s) "
         "| identical scores | load avg before-after |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, row in rows.items():
         loads = " / ".join(
             f"{a:.1f}-{b:.1f}"
             for a, b in zip(row["load_before"], row["load_after"], strict=True)
         )
+        identical = row["identical_to_sequential"]
         lines.append(
             f"| {name} | {row['workers']} x {row['threads']} | {row['median_s']:.1f} "
+            f"| {3600 * record['n_series'] / row['median_s']:.1f} "
             f"| {base / row['median_s']:.2f}x | {row['median_cpu_s']:.1f} "
-            f"| {row['identical_to_sequential']} "
+            f"| {'-' if identical is None else identical} "
             f"| {loads} |"
         )
     startup = record["startup_s"]
@@ -219,12 +233,23 @@ def main(argv=None):
         help="last training / first test rows per machine; 0 = all",
     )
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument(
+        "--machines", type=int, default=0, help="first N SMD machines; 0 = all"
+    )
+    parser.add_argument(
+        "--config",
+        type=json.loads,
+        default=SMALL_CONFIG,
+        help="MAATDetector parameters as JSON ('{}': the defaults; "
+        "default: a small network)",
+    )
     args = parser.parse_args(argv)
+    config = {**args.config, "random_state": 0}
     args.data_dir = _common.resolve_data_dir(args.data_dir)
 
     from dask.distributed import Client, LocalCluster
 
-    train, test = load_fleet(args.data_dir, args.rows)
+    train, test = load_fleet(args.data_dir, args.rows, args.machines)
     began = time.perf_counter()
     cluster = LocalCluster(
         n_workers=2,
@@ -239,10 +264,12 @@ def main(argv=None):
 
     # One untimed pass of every mode on a small slice: first calls in a
     # process (allocator, kernel selection) are not what a long-lived fleet pays.
+    # A few training windows are enough to warm up, whatever the config's size.
     small_train = {k: v[-600:] for k, v in train.items()}
     small_test = {k: v[:600] for k, v in test.items()}
+    warm_config = {**config, "epochs": 1, "max_train_windows": 16}
     for mode in args.modes:
-        run_mode(mode, small_train, small_test)
+        run_mode(mode, small_train, small_test, warm_config)
 
     parallelism = [probe_parallelism()]
     times = {m: [] for m in args.modes}
@@ -253,7 +280,7 @@ def main(argv=None):
         for _ in range(args.repeats):
             for mode in args.modes:
                 seconds, cpu_s, before, after, scores[mode] = run_mode(
-                    mode, train, test
+                    mode, train, test, config
                 )
                 times[mode].append(seconds)
                 cpu[mode].append(cpu_s)
@@ -299,8 +326,10 @@ def main(argv=None):
             if args.rows
             else "all rows"
         ),
-        "config": CONFIG,
-        "config_note": ", ".join(f"{k}={v}" for k, v in CONFIG.items()),
+        "config": config,
+        "config_note": ", ".join(f"{k}={v}" for k, v in config.items())
+        if args.config
+        else "defaults, random_state=0",
         "repeats": args.repeats,
         "modes": modes,
         "startup_s": {

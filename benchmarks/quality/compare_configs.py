@@ -6,7 +6,8 @@ configuration beside that of a base configuration on the same
 (entity, seed) pairs, then the mean of the datasets. ``--quality`` compares
 with the ``maat`` records of ``quality.jsonl`` instead (the defaults as they
 ran, seed 0), and PCA on the same entities; ``--exclude-tuning`` leaves
-out the tuning set.
+out the tuning set and ``--tuning-only`` keeps just it; ``--per-entity``
+prints every pair as well.
 
 ``--last-epoch`` gives each candidate fit the VUS-PR of its last epoch's
 weights: its own where it kept the last epoch, else that of its twin fit
@@ -65,9 +66,17 @@ def last_epoch_value(record, records):
     return None if found is None else found["vus_pr"]
 
 
-def compare(candidate, base_values, cand_values, pca_values=None):
+def compare(candidate, base_values, cand_values, pca_values=None, per_entity=False):
     """Print per-dataset means on the shared pairs, then their mean."""
     shared = sorted(set(base_values) & set(cand_values))
+    if per_entity:
+        for key in shared:
+            dataset, entity, seed = key
+            cand, base = cand_values[key], base_values[key]
+            print(
+                f"    {dataset}/{entity[:32]:32s} seed {seed} "
+                f"{cand:.3f} {base:.3f} {cand - base:+.3f}"
+            )
     by = defaultdict(list)
     for key in shared:
         row = (cand_values[key], base_values[key])
@@ -99,7 +108,13 @@ def main(argv=None):
     p.add_argument(
         "--exclude-tuning", action="store_true", help="leave out the tuning set"
     )
+    p.add_argument(
+        "--tuning-only", action="store_true", help="only the tuning set's pairs"
+    )
+    p.add_argument("--per-entity", action="store_true", help="print every pair")
     args = p.parse_args(argv)
+    if args.exclude_tuning and args.tuning_only:
+        p.error("--exclude-tuning and --tuning-only exclude each other")
     records = fits()
     pca = None
     if args.quality:
@@ -118,14 +133,17 @@ def main(argv=None):
         for key, r in records.items():
             if key[0] != candidate:
                 continue
-            if args.exclude_tuning and f"{key[1]}:{key[2]}" in TUNING_SET:
+            in_tuning = f"{key[1]}:{key[2]}" in TUNING_SET
+            if (args.exclude_tuning and in_tuning) or (
+                args.tuning_only and not in_tuning
+            ):
                 continue
             value = last_epoch_value(r, records) if args.last_epoch else r["vus_pr"]
             if value is None:
                 print(f"  no restore_best=False fit of {key[1:]}")
                 continue
             values[key[1:]] = value
-        compare(candidate, base, values, pca)
+        compare(candidate, base, values, pca, args.per_entity)
     return 0
 
 

@@ -57,6 +57,7 @@ sys.path.insert(0, str(HERE))
 
 import _common  # noqa: E402
 import baselines  # noqa: E402
+from honest import SLIDING_WINDOW  # noqa: E402
 
 from maat_detector import MAATDetector  # noqa: E402
 from maat_detector import datasets as mdata  # noqa: E402
@@ -81,7 +82,6 @@ ALL_METHODS = (
 # The ablations on request (--methods): they would lengthen the quick mode.
 ON_REQUEST = ("maat_reconstruction", "maat_calibrated", "maat_unsmoothed")
 DEFAULT_METHODS = tuple(m for m in ALL_METHODS if m not in ON_REQUEST)
-SLIDING_WINDOW = 100
 CONTAMINATION = 0.01  # honest threshold: 1 - contamination quantile of train scores
 # Paper protocol: the reference scripts' anormly_ratio (percent / 100) where it has
 # one (SMD, MSL, SMAP); 1 % for the datasets the paper does not use.

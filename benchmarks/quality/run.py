@@ -57,8 +57,9 @@ sys.path.insert(0, str(HERE))  # first: this suite's baselines.py
 
 import _common  # noqa: E402
 import baselines  # noqa: E402
+from honest import SLIDING_WINDOW, threshold_free  # noqa: E402
 
-from maat_detector import MAATDetector, metrics  # noqa: E402
+from maat_detector import MAATDetector  # noqa: E402
 from maat_detector import datasets as mdata  # noqa: E402
 from maat_detector._params import PARAMETERS_ADDED_LATER  # noqa: E402
 from maat_detector.presets import paper_size  # noqa: E402
@@ -69,7 +70,6 @@ MAAT_METHODS = ("maat", "maat_paper", "maat_no_mamba")
 BASELINES = ("pca", "iforest", "iforest_window", "zscore", "random", "lstmad")
 METHODS = MAAT_METHODS + BASELINES
 CHEAP = ("pca", "iforest", "iforest_window", "zscore", "random")
-SLIDING_WINDOW = 100
 CONTAMINATION = 0.01  # baselines' threshold_ only; no metric here uses it
 DEFAULT_OUT = _common.RESULTS / "quality" / "quality"
 RECORD_KEYS = (
@@ -189,14 +189,7 @@ def score_record(method, seed, data):
         score = np.asarray(det.anomaly_score(test), dtype=np.float64)
         score_s = time.perf_counter() - began
         y = np.asarray(data.test_label).astype(int)
-        out = {
-            "vus_pr": metrics.vus_pr(y, score, sliding_window=SLIDING_WINDOW),
-            "vus_roc": metrics.vus_roc(y, score, sliding_window=SLIDING_WINDOW),
-            "auc_pr": metrics.pr_auc(y, score),
-            "auc_roc": metrics.roc_auc(y, score),
-            "fit_s": fit_s,
-            "score_s": score_s,
-        }
+        out = {**threshold_free(y, score), "fit_s": fit_s, "score_s": score_s}
     if method in MAAT_METHODS:
         out["params"] = {k: v for k, v in det.get_params().items() if k != "verbose"}
         out["epochs_run"] = int(det.n_epochs_)

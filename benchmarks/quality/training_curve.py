@@ -39,9 +39,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 import _common  # noqa: E402
+from honest import threshold_free  # noqa: E402
 from score_ablation import TUNING_SET  # noqa: E402
 
-from maat_detector import MAATDetector, engine, metrics  # noqa: E402
+from maat_detector import MAATDetector, engine  # noqa: E402
 from maat_detector._params import check_input, fit_settings  # noqa: E402
 from maat_detector.cli import _parse_override  # noqa: E402
 from maat_detector.datasets import load_benchmark_entity  # noqa: E402
@@ -49,17 +50,6 @@ from maat_detector.presets import paper_size  # noqa: E402
 
 DEFAULT_OUT = _common.REPO / "benchmarks" / "results" / "quality" / "training_curve"
 QUALITY = _common.REPO / "benchmarks" / "results" / "quality" / "quality.jsonl"
-SLIDING_WINDOW = 100
-
-
-def evaluate(y, score):
-    """The threshold-free metrics of one test score."""
-    return {
-        "vus_pr": metrics.vus_pr(y, score, sliding_window=SLIDING_WINDOW),
-        "vus_roc": metrics.vus_roc(y, score, sliding_window=SLIDING_WINDOW),
-        "auc_pr": metrics.pr_auc(y, score),
-        "auc_roc": metrics.roc_auc(y, score),
-    }
 
 
 def curve(data, params, checkpoints, emit):
@@ -75,7 +65,7 @@ def curve(data, params, checkpoints, emit):
         scored = time.perf_counter()
         det._set_fitted(fitted)
         values = np.asarray(det.anomaly_score(data.test), dtype=np.float64)
-        return evaluate(y, values), time.perf_counter() - scored
+        return threshold_free(y, values), time.perf_counter() - scored
 
     def on_step(seen, snapshot):
         if not pending or seen < pending[0]:

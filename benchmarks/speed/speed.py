@@ -11,7 +11,9 @@ training and scoring stride 100 (``train_step`` / ``score_step`` for MAAT,
 
 - ``maat``: ``MAATDetector(train_step=100, max_train_windows=None, epochs=1,
   validation_fraction=0.0, n_iter_no_change=None, score_step=100,
-  score_mode="paper")``: the paper's energy, as PyOD scores. Its fit trains
+  score_mode="paper")``: the paper's energy, as PyOD scores
+  (``--score-mode reconstruction`` times the default's score instead, which
+  leaves the association's prior and KL terms out). Its fit trains
   on every window and calibrates the threshold on the same rows. The default
   ``scan_backend="auto"``: the compiled CPU scan where the install built it
   (the report names the scan each MAAT row ran).
@@ -86,6 +88,7 @@ import _common  # noqa: E402
 
 from maat_detector import MAATDetector, __version__  # noqa: E402
 from maat_detector._memory import reusing_freed_memory  # noqa: E402
+from maat_detector.engine.score import SCORE_MODES  # noqa: E402
 from maat_detector.nn import (  # noqa: E402
     MAAT,
     MAATConfig,
@@ -102,7 +105,9 @@ def make_series(rows, seed=0):
     return _common.make_series(rows, CHANNELS, seed)
 
 
-def maat_detector(batch_size, precision="float32", scan_backend="auto"):
+def maat_detector(
+    batch_size, precision="float32", scan_backend="auto", score_mode="paper"
+):
     return MAATDetector(
         win_size=WIN,
         d_model=D_MODEL,
@@ -114,7 +119,7 @@ def maat_detector(batch_size, precision="float32", scan_backend="auto"):
         train_step=STRIDE,
         max_train_windows=None,
         score_step=STRIDE,
-        score_mode="paper",
+        score_mode=score_mode,
         validation_fraction=0.0,
         n_iter_no_change=None,
         device="cpu",
@@ -141,12 +146,12 @@ def pyod_detector(batch_size):
     )
 
 
-def fit_and_score(system, batch_size, train, test):
+def fit_and_score(system, batch_size, train, test, score_mode="paper"):
     """(fit seconds, score seconds, fitted detector)."""
     if system.startswith("maat"):
         precision = "bfloat16" if system == "maat_bf16" else "float32"
         backend = "torch" if system == "maat_torch" else "auto"
-        det = maat_detector(batch_size, precision, backend)
+        det = maat_detector(batch_size, precision, backend, score_mode)
     else:
         det = pyod_detector(batch_size)
     # pyod_reuse: PyOD under the malloc settings MAATDetector uses itself.
@@ -163,14 +168,17 @@ def fit_and_score(system, batch_size, train, test):
     return fit_s, time.perf_counter() - began, det
 
 
-def matmul_rates(repeats=5):
+def matmul_rates(repeats=5, bf16=True):
     """GFLOP/s of torch.mm: 2048^2, and (B*L, d) @ (d, 2 Di) as in Mamba.
 
-    fp32, and bfloat16 (``_bf16`` keys; AMX or AVX512-BF16 where present).
+    fp32, and with ``bf16`` bfloat16 (``_bf16`` keys; AMX or AVX512-BF16 where
+    present). Without native bfloat16 those products take tens of seconds
+    each, so they are measured only when a bfloat16 row is timed.
     """
     rates = {}
     shapes = {"mm_2048": (2048, 2048, 2048), "mm_model": (128 * WIN, D_MODEL, 2048)}
-    for suffix, dtype in (("", torch.float32), ("_bf16", torch.bfloat16)):
+    dtypes = [("", torch.float32)] + ([("_bf16", torch.bfloat16)] if bf16 else [])
+    for suffix, dtype in dtypes:
         for name, (m, k, n) in shapes.items():
             a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
             a @ b
@@ -275,7 +283,7 @@ def score_windows(system, rows, step=STRIDE):
     return grid
 
 
-def child_memory(system, rows, batch_size, threads):
+def child_memory(system, rows, batch_size, threads, score_mode):
     """Run in a subprocess: print ru_maxrss growth (MiB) over one fit+score."""
     torch.set_num_threads(threads)
     train, test = make_series(rows)
@@ -283,7 +291,7 @@ def child_memory(system, rows, batch_size, threads):
     # mark), so the baseline is the current resident set, read from /proc;
     # the parent spawns these children before its own heavy work.
     before = current_rss_kib()
-    fit_and_score(system, batch_size, train, test)
+    fit_and_score(system, batch_size, train, test, score_mode)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
@@ -348,6 +356,13 @@ def build_parser():
         default="auto",
         help="auto (the maat rows), torch (adds maat_torch: the PyTorch scan, fp32)",
     )
+    p.add_argument(
+        "--score-mode",
+        default="paper",
+        choices=list(SCORE_MODES),
+        help="MAAT's score_mode (paper: the energy, as PyOD scores; "
+        "reconstruction: the default)",
+    )
     p.add_argument("--memory", action="store_true")
     p.add_argument("--omp-probe", action="store_true")
     p.add_argument("--probe-batch", type=int, default=32)
@@ -382,6 +397,8 @@ def measure_memory(systems, args):
                 str(args.batch_size),
                 "--threads",
                 str(args.threads),
+                "--score-mode",
+                args.score_mode,
             ]
         )
     print("peak memory:", memory, flush=True)
@@ -397,13 +414,17 @@ def time_systems(systems, args, train, test):
     """
     # Warm-up (allocator, MKL, oneDNN primitives), untimed.
     for system in systems:
-        fit_and_score(system, args.batch_size, train[: 3 * WIN], test[: 3 * WIN])
+        fit_and_score(
+            system, args.batch_size, train[: 3 * WIN], test[: 3 * WIN], args.score_mode
+        )
     times = {s: {"fit": [], "score": []} for s in systems}
     rates, loads, fitted, scans = [], [], None, {}
     for repeat in range(args.repeats):
-        rates.append(matmul_rates())
+        rates.append(matmul_rates(bf16="maat_bf16" in systems))
         for system in systems:
-            fit_s, score_s, det = fit_and_score(system, args.batch_size, train, test)
+            fit_s, score_s, det = fit_and_score(
+                system, args.batch_size, train, test, args.score_mode
+            )
             times[system]["fit"].append(fit_s)
             times[system]["score"].append(score_s)
             if _family(system) == "maat":
@@ -491,7 +512,9 @@ def omp_probe(args):
 def system_results(systems, times, scans, flops, rates, rows):
     """Median seconds, points/s, GFLOP/s and utilisation per system."""
     mm = statistics.median(r["mm_2048"] for r in rates)
-    mm_bf16 = statistics.median(r["mm_2048_bf16"] for r in rates)
+    mm_bf16 = None
+    if "mm_2048_bf16" in rates[0]:
+        mm_bf16 = statistics.median(r["mm_2048_bf16"] for r in rates)
     results = {}
     for system in systems:
         fit_s = statistics.median(times[system]["fit"])
@@ -511,9 +534,14 @@ def system_results(systems, times, scans, flops, rates, rows):
             "score_gflop_per_s": s_flops / score_s / 1e9,
             "fit_utilisation": f_flops / fit_s / 1e9 / mm,
             "score_utilisation": s_flops / score_s / 1e9 / mm,
-            "fit_utilisation_of_bf16_rate": f_flops / fit_s / 1e9 / mm_bf16,
-            "score_utilisation_of_bf16_rate": s_flops / score_s / 1e9 / mm_bf16,
         }
+        if mm_bf16 is not None:
+            results[system]["fit_utilisation_of_bf16_rate"] = (
+                f_flops / fit_s / 1e9 / mm_bf16
+            )
+            results[system]["score_utilisation_of_bf16_rate"] = (
+                s_flops / score_s / 1e9 / mm_bf16
+            )
         if system in scans:
             results[system]["scan_backend_"] = scans[system]
     return results
@@ -543,7 +571,9 @@ def main(argv=None):
     if args.child == "probe":
         return child_probe(args.probe_batch, args.threads)
     if args.child:
-        return child_memory(args.child, args.rows, args.batch_size, args.threads)
+        return child_memory(
+            args.child, args.rows, args.batch_size, args.threads, args.score_mode
+        )
 
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
@@ -561,6 +591,7 @@ def main(argv=None):
     mm = {
         key: statistics.median(r[key] for r in rates)
         for key in ("mm_2048", "mm_model", "mm_2048_bf16", "mm_model_bf16")
+        if key in rates[0]
     }
     stride_table = time_strides(fitted, args, test, flops, mm["mm_2048"])
     report = {
@@ -577,6 +608,7 @@ def main(argv=None):
             "pyod_d_ff": 4 * D_MODEL,
             "epochs": 1,
             "batch_size": args.batch_size,
+            "score_mode": args.score_mode,
             "pyod_score_batch": 64,
             "train_stride": STRIDE,
             "score_stride": STRIDE,
@@ -638,7 +670,8 @@ def to_markdown(r):
         f"{c['maat_d_ff']}, PyOD {c['pyod_d_ff']} (fixed 4 d_model). One epoch, batch "
         f"{c['batch_size']} (PyOD scores in batches of {c['pyod_score_batch']}), "
         f"training and scoring stride {c['train_stride']}; MAAT "
-        f"validation_fraction=0.0 (calibrates on the training rows), score_mode=paper, "
+        f"validation_fraction=0.0 (calibrates on the training rows), "
+        f"score_mode={c.get('score_mode', 'paper')}, "
         f"max_train_windows=None. torch {r['versions']['torch']}, "
         f"{c['threads']} threads, OMP_WAIT_POLICY={c['omp_wait_policy']}, median "
         f"of {c['repeats']} alternating repeats. Load average (1 min) before "

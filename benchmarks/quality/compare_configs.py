@@ -69,6 +69,7 @@ def last_epoch_value(record, records):
 def compare(candidate, base_values, cand_values, pca_values=None, per_entity=False):
     """Print per-dataset means on the shared pairs, then their mean."""
     shared = sorted(set(base_values) & set(cand_values))
+    print(f"== {candidate}: {len(shared)} pairs")
     if per_entity:
         for key in shared:
             dataset, entity, seed = key
@@ -83,7 +84,6 @@ def compare(candidate, base_values, cand_values, pca_values=None, per_entity=Fal
         if pca_values is not None:
             row += (pca_values.get(key[:2]),)
         by[key[0]].append(row)
-    print(f"== {candidate}: {len(shared)} pairs")
     means = []
     for ds in sorted(by):
         rows = by[ds]

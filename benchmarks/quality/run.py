@@ -61,7 +61,7 @@ from honest import SLIDING_WINDOW, threshold_free  # noqa: E402
 
 from maat_detector import MAATDetector  # noqa: E402
 from maat_detector import datasets as mdata  # noqa: E402
-from maat_detector._params import PARAMETERS_ADDED_LATER  # noqa: E402
+from maat_detector._params import with_parameters_added_later  # noqa: E402
 from maat_detector.presets import paper_size  # noqa: E402
 
 DATASETS = ("SMD", "MSL", "SMAP", "SKAB", "NAB", "UCR")
@@ -357,15 +357,16 @@ def configs_of(records):
     """``{method: params}``; a method whose records differ lists each variant.
 
     A MAAT record made before a parameter existed ran with the value that
-    :data:`PARAMETERS_ADDED_LATER` gives it, so it counts as that value.
+    ``PARAMETERS_ADDED_LATER`` gives it, so it counts as that value.
     """
     out = {}
     for m in METHODS:
         seen = []
         for r in records:
             if r["method"] == m and "params" in r:
-                p = dict(PARAMETERS_ADDED_LATER) if m in MAAT_METHODS else {}
-                p.update(r["params"])
+                p = dict(r["params"])
+                if m in MAAT_METHODS:
+                    p = with_parameters_added_later(p)
                 p.pop("random_state", None)
                 p = dict(sorted(p.items()))
                 if p not in seen:

@@ -44,6 +44,7 @@ __all__ = [
     "check_precision",
     "fit_context",
     "fit_settings",
+    "with_parameters_added_later",
     "network_changes",
     "resolve_device",
     "score_settings",
@@ -66,6 +67,17 @@ PARAMETERS_ADDED_LATER = {
     "score_smoothing": 1,
     "restore_best": True,
 }
+
+
+def with_parameters_added_later(params):
+    """``params`` with each parameter it lacks set to its added-later value.
+
+    Saved files, pickles and benchmark records made before a parameter
+    existed ran with the value :data:`PARAMETERS_ADDED_LATER` gives it, so
+    they are read as having it. Returns a new dict; ``params`` is unchanged.
+    """
+    return {**PARAMETERS_ADDED_LATER, **params}
+
 
 PARAMETER_CONSTRAINTS = {
     "win_size": [Interval(Integral, 2, None, closed="left")],

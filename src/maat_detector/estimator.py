@@ -15,7 +15,6 @@ from sklearn.utils.validation import check_is_fitted
 from . import engine, persistence
 from ._params import (
     PARAMETER_CONSTRAINTS,
-    PARAMETERS_ADDED_LATER,
     check_cross_parameters,
     check_fitted_parameters,
     check_input,
@@ -24,6 +23,7 @@ from ._params import (
     fit_settings,
     score_settings,
     threshold_settings,
+    with_parameters_added_later,
 )
 from .engine import FittedMAAT
 from .engine.network import available_device, restore_network
@@ -660,9 +660,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
 
     def __setstate__(self, state):
         model_state = state.pop("_model_state", None)
-        for name, value in PARAMETERS_ADDED_LATER.items():
-            state.setdefault(name, value)
-        super().__setstate__(state)
+        super().__setstate__(with_parameters_added_later(state))
         if model_state is not None:
             self.device_ = available_device(self.device_)
             self.model_, self.config_ = restore_network(

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._params import PARAMETERS_ADDED_LATER, network_changes
+from ._params import network_changes, with_parameters_added_later
 from ._version import __version__
 from .engine import FittedMAAT
 from .engine.network import available_device, restore_network
@@ -472,8 +472,7 @@ def _from_payload(payload, name, device, known_params):
             "detector again."
         ) from exc
     # Older files keep what they computed, not the newer defaults.
-    for key, value in PARAMETERS_ADDED_LATER.items():
-        params.setdefault(key, value)
+    params = with_parameters_added_later(params)
     unknown = sorted(set(params) - set(known_params))
     if unknown:
         raise ValueError(

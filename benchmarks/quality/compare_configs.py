@@ -7,7 +7,9 @@ configuration beside that of a base configuration on the same
 with the ``maat`` records of ``quality.jsonl`` instead (the defaults as they
 ran, seed 0), and PCA on the same entities; ``--exclude-tuning`` leaves
 out the tuning set and ``--tuning-only`` keeps just it; ``--per-entity``
-prints every pair as well.
+prints every pair as well. ``--seeds`` keeps the pairs of those seeds; with
+``--quality``, the defaults' fits of seeds other than 0 come from the
+training curves (the quality table holds seed 0 only).
 
 ``--last-epoch`` gives each candidate fit the VUS-PR of its last epoch's
 weights: its own where it kept the last epoch, else that of its twin fit
@@ -21,6 +23,9 @@ Usage::
     python benchmarks/quality/compare_configs.py --quality --exclude-tuning \\
         "batch_size=8 d_model=256 epochs=3 lr=0.0002 max_train_windows=504 \\
 restore_best=False"
+    python benchmarks/quality/compare_configs.py --quality --exclude-tuning \\
+        "batch_size=8 d_model=384 epochs=3 lr=0.00015 max_train_windows=504 \\
+restore_best=False" --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -112,6 +117,9 @@ def main(argv=None):
         "--tuning-only", action="store_true", help="only the tuning set's pairs"
     )
     p.add_argument("--per-entity", action="store_true", help="print every pair")
+    p.add_argument(
+        "--seeds", nargs="+", type=int, help="only these seeds (default: all)"
+    )
     args = p.parse_args(argv)
     if args.exclude_tuning and args.tuning_only:
         p.error("--exclude-tuning and --tuning-only exclude each other")
@@ -126,8 +134,13 @@ def main(argv=None):
                 base[(r["dataset"], r["entity"], 0)] = r["vus_pr"]
             elif r["method"] == "pca":
                 pca[(r["dataset"], r["entity"])] = r["vus_pr"]
-    else:
-        base = {k[1:]: r["vus_pr"] for k, r in records.items() if k[0] == args.base}
+    curve_base = {k[1:]: r["vus_pr"] for k, r in records.items() if k[0] == args.base}
+    if not args.quality:
+        base = curve_base
+    elif args.seeds:
+        base.update({k: v for k, v in curve_base.items() if k[2] != 0})
+    if args.seeds:
+        base = {k: v for k, v in base.items() if k[2] in args.seeds}
     for candidate in args.candidates:
         values = {}
         for key, r in records.items():

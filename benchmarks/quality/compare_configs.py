@@ -9,7 +9,9 @@ ran, seed 0), and PCA on the same entities; ``--exclude-tuning`` leaves
 out the tuning set and ``--tuning-only`` keeps just it; ``--per-entity``
 prints every pair as well. ``--seeds`` keeps the pairs of those seeds; with
 ``--quality``, the defaults' fits of seeds other than 0 come from the
-training curves (the quality table holds seed 0 only).
+training curves (the quality table holds seed 0 only), and
+``--candidate-method`` takes a candidate's seed-0 values from a quality-table
+method (``maat_no_mamba``) where the training curves have none.
 
 ``--last-epoch`` gives each candidate fit the VUS-PR of its last epoch's
 weights: its own where it kept the last epoch, else that of its twin fit
@@ -104,6 +106,14 @@ def compare(candidate, base_values, cand_values, pca_values=None, per_entity=Fal
         print("  mean of datasets", " ".join(f"{v:.3f}" for v in six))
 
 
+def _kept(key, args):
+    """Whether a ``(dataset, entity, seed)`` pair passes the set and seed filters."""
+    in_tuning = f"{key[0]}:{key[1]}" in TUNING_SET
+    if (args.exclude_tuning and in_tuning) or (args.tuning_only and not in_tuning):
+        return False
+    return not args.seeds or key[2] in args.seeds
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("candidates", nargs="+", help="training-curve config strings")
@@ -120,20 +130,32 @@ def main(argv=None):
     p.add_argument(
         "--seeds", nargs="+", type=int, help="only these seeds (default: all)"
     )
+    p.add_argument(
+        "--candidate-method",
+        metavar="METHOD",
+        help="with --quality: seed-0 values of the candidates from this "
+        "quality-table method where the training curves have none",
+    )
     args = p.parse_args(argv)
     if args.exclude_tuning and args.tuning_only:
         p.error("--exclude-tuning and --tuning-only exclude each other")
     records = fits()
     pca = None
+    if args.candidate_method and not args.quality:
+        p.error("--candidate-method needs --quality")
+    from_method = {}
     if args.quality:
         base, pca = {}, {}
         for r in _common.read_jsonl(QUALITY):
-            if r["seed"] != 0:
+            if r["seed"] != 0 or r.get("vus_pr") is None:
                 continue
+            key = (r["dataset"], r["entity"], 0)
             if r["method"] == "maat":
-                base[(r["dataset"], r["entity"], 0)] = r["vus_pr"]
+                base[key] = r["vus_pr"]
             elif r["method"] == "pca":
-                pca[(r["dataset"], r["entity"])] = r["vus_pr"]
+                pca[key[:2]] = r["vus_pr"]
+            elif r["method"] == args.candidate_method:
+                from_method[key] = r["vus_pr"]
     curve_base = {k[1:]: r["vus_pr"] for k, r in records.items() if k[0] == args.base}
     if not args.quality:
         base = curve_base
@@ -142,20 +164,16 @@ def main(argv=None):
     if args.seeds:
         base = {k: v for k, v in base.items() if k[2] in args.seeds}
     for candidate in args.candidates:
-        values = {}
+        values = dict(from_method)
         for key, r in records.items():
             if key[0] != candidate:
-                continue
-            in_tuning = f"{key[1]}:{key[2]}" in TUNING_SET
-            if (args.exclude_tuning and in_tuning) or (
-                args.tuning_only and not in_tuning
-            ):
                 continue
             value = last_epoch_value(r, records) if args.last_epoch else r["vus_pr"]
             if value is None:
                 print(f"  no restore_best=False fit of {key[1:]}")
                 continue
             values[key[1:]] = value
+        values = {k: v for k, v in values.items() if _kept(k, args)}
         compare(candidate, base, values, pca, args.per_entity)
     return 0
 

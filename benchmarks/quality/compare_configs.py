@@ -160,9 +160,8 @@ def main(argv=None):
     if not args.quality:
         base = curve_base
     elif args.seeds:
+        # Pairs are matched on the candidate's kept keys, so base needs no filter.
         base.update({k: v for k, v in curve_base.items() if k[2] != 0})
-    if args.seeds:
-        base = {k: v for k, v in base.items() if k[2] in args.seeds}
     for candidate in args.candidates:
         values = dict(from_method)
         for key, r in records.items():

@@ -22,7 +22,6 @@ the figures are wall times.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -35,20 +34,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _common  # noqa: E402
 
 from maat_detector import MAATDetector  # noqa: E402
+from maat_detector._params import fit_settings  # noqa: E402
 from maat_detector.demo import load_shipped_machine  # noqa: E402
 from maat_detector.engine.network import forward  # noqa: E402
-from maat_detector.nn import MAAT, MAATConfig, minimax_loss  # noqa: E402
+from maat_detector.nn import MAAT, minimax_loss  # noqa: E402
 
 
-def window_gflop(n_features, params):
+def window_gflop(detector, n_features):
     """Matrix-product GFLOP of one training and one scoring window.
 
-    ``params`` are a detector's parameters; those of the network (the fields
-    of :class:`~maat_detector.nn.MAATConfig`) size the counted model.
+    The counted network is the one ``detector`` would fit on ``n_features``
+    channels (the estimator's own config builder sizes it).
     """
-    names = {f.name for f in dataclasses.fields(MAATConfig)} - {"scan_backend"}
-    sizes = {k: v for k, v in params.items() if k in names}
-    config = MAATConfig(n_features=n_features, **sizes)
+    config = fit_settings(detector, n_features).config
     model = MAAT(config)
     x = torch.randn(1, config.win_size, n_features)
     with FlopCounterMode(display=False) as training:
@@ -80,7 +78,7 @@ def main(argv=None):
     for text in args.config or ["{}"]:
         overrides = json.loads(text)
         det = MAATDetector(random_state=0, **overrides)
-        train_gflop, score_gflop = window_gflop(train.shape[1], det.get_params())
+        train_gflop, score_gflop = window_gflop(det, train.shape[1])
         began = time.perf_counter()
         det.fit(train)
         fit_s = time.perf_counter() - began

@@ -44,11 +44,11 @@ __all__ = [
     "check_precision",
     "fit_context",
     "fit_settings",
-    "with_parameters_added_later",
     "network_changes",
     "resolve_device",
     "score_settings",
     "threshold_settings",
+    "with_parameters_added_later",
 ]
 
 #: scikit-learn's decorator for ``fit``-like methods: it validates the

@@ -139,10 +139,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.exclude_tuning and args.tuning_only:
         p.error("--exclude-tuning and --tuning-only exclude each other")
-    records = fits()
-    pca = None
     if args.candidate_method and not args.quality:
         p.error("--candidate-method needs --quality")
+    records = fits()
+    pca = None
     from_method = {}
     if args.quality:
         base, pca = {}, {}
@@ -163,16 +163,15 @@ def main(argv=None):
         # Pairs are matched on the candidate's kept keys, so base needs no filter.
         base.update({k: v for k, v in curve_base.items() if k[2] != 0})
     for candidate in args.candidates:
-        values = dict(from_method)
+        values = {k: v for k, v in from_method.items() if _kept(k, args)}
         for key, r in records.items():
-            if key[0] != candidate:
+            if key[0] != candidate or not _kept(key[1:], args):
                 continue
             value = last_epoch_value(r, records) if args.last_epoch else r["vus_pr"]
             if value is None:
                 print(f"  no restore_best=False fit of {key[1:]}")
                 continue
             values[key[1:]] = value
-        values = {k: v for k, v in values.items() if _kept(k, args)}
         compare(candidate, base, values, pca, args.per_entity)
     return 0
 

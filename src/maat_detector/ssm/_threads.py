@@ -1,8 +1,41 @@
 """Spreading the CPU scans' work over the torch thread budget."""
 
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
+
+# Worker threads are kept between calls. A fresh pool per call started its
+# threads anew six times a training step; on a loaded virtual machine a
+# start took milliseconds, as long as a thread's whole share of the scan at
+# the default's batch of 8, so the shares often ran one after the other.
+_pool = None
+_pool_workers = 0
+_pool_lock = threading.Lock()
+
+
+def _worker_pool(workers):
+    """A pool with at least ``workers`` threads, kept for later calls."""
+    global _pool, _pool_workers
+    with _pool_lock:
+        if _pool is None or _pool_workers < workers:
+            # The smaller pool is dropped, not shut down: a call on another
+            # thread may still be submitting to it; its threads exit once it
+            # is garbage.
+            _pool = ThreadPoolExecutor(workers, thread_name_prefix="maat-scan")
+            _pool_workers = workers
+        return _pool
+
+
+def _forget_pool():
+    # A forked child has the pool's bookkeeping but not its threads.
+    global _pool, _pool_workers, _pool_lock
+    _pool, _pool_workers, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def split_range(count, parts):
@@ -30,8 +63,9 @@ def for_each_range(ranges, work, device):
     threads made the loop 5-100x slower than on one thread
     (benchmarks/speed/speed.py, the speed issue). So every op runs on one thread,
     and the torch thread budget is spent on ranges instead: up to
-    ``torch.get_num_threads()`` Python threads take every k-th range (torch
-    ops and ctypes calls release the GIL). A range is computed by one thread
+    ``torch.get_num_threads()`` threads, the caller and threads of a pool kept
+    between calls, take every k-th range (torch ops and ctypes calls release
+    the GIL). A range is computed by one thread
     from start to end into its own slices, so the results do not depend on
     the number of threads.
 
@@ -56,7 +90,8 @@ def for_each_range(ranges, work, device):
 
     def run(first):
         torch.set_num_threads(1)  # OpenMP's count is per calling thread
-        with torch.set_grad_enabled(modes[0]), torch.inference_mode(modes[1]):
+        # Inference mode first: entering inference_mode(False) turns grad on.
+        with torch.inference_mode(modes[1]), torch.set_grad_enabled(modes[0]):
             for begin, end in ranges[first::workers]:
                 work(begin, end)
 
@@ -64,8 +99,16 @@ def for_each_range(ranges, work, device):
         if workers <= 1:
             run(0)
         else:
-            with ThreadPoolExecutor(workers, thread_name_prefix="maat-scan") as pool:
-                for future in [pool.submit(run, w) for w in range(workers)]:
-                    future.result()
+            # The caller takes the first share itself; pool threads the rest.
+            pool = _worker_pool(workers - 1)
+            futures = [pool.submit(run, w) for w in range(1, workers)]
+            try:
+                run(0)
+            finally:
+                # Every share finishes before the caller goes on, raising or not.
+                for future in futures:
+                    future.exception()
+            for future in futures:
+                future.result()
     finally:
         torch.set_num_threads(threads)  # MKL's count is process-wide

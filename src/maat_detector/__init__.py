@@ -9,6 +9,12 @@ import sys as _sys
 
 from ._version import __version__
 
+#: True when torch was imported before this package and nothing chose
+#: OpenMP's wait policy: its threads then spin while waiting (fit logs how
+#: to avoid that once, when it runs on more than one thread).
+_OPENMP_SPINS = "torch" in _sys.modules and not (
+    {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(_os.environ)
+)
 if "torch" not in _sys.modules:
     # OpenMP threads that spin while waiting make torch's many small CPU ops
     # 5-100x slower whenever another process shares the cores (measured in

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import _OPENMP_SPINS
 from .._memory import reusing_freed_memory
 from ..nn import MAAT, MAATConfig
 from .calibrate import ThresholdSettings, calibrate
@@ -71,6 +72,7 @@ def fit(X, settings, on_step=None):
     FittedMAAT
         ``n_features_in`` set; ``feature_names_in`` left to the caller.
     """
+    _hint_at_spinning_openmp()
     n_samples, win_size = X.shape[0], settings.config.win_size
     center, scale = fit_scaling(X, settings.scaling)
     fit_tail = np.array(X[n_samples - win_size + 1 :])  # raw, for stream()
@@ -134,3 +136,22 @@ def fit(X, settings, on_step=None):
             on_step=step_hook,
         )
         return finish(model, history, best_epoch)
+
+
+_hinted = False
+
+
+def _hint_at_spinning_openmp():
+    """Say once how to keep OpenMP from spin-waiting, where it does and matters."""
+    global _hinted
+    if _hinted or not _OPENMP_SPINS or torch.get_num_threads() < 2:
+        return
+    _hinted = True
+    logger.info(
+        "torch was imported before maat_detector and OMP_WAIT_POLICY is unset, "
+        "so OpenMP threads spin while they wait: when another process shares "
+        "the cores, %d threads can be slower than one. Set "
+        "OMP_WAIT_POLICY=PASSIVE in the environment before Python starts, or "
+        "import maat_detector before torch.",
+        torch.get_num_threads(),
+    )

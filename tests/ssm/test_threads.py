@@ -41,8 +41,8 @@ def test_split_range_covers_every_index_once():
 
 @pytest.mark.usefixtures("two_threads")
 def test_worker_threads_are_kept_between_calls():
-    # A fresh pool per call started its threads anew each time, which cost
-    # as much as the work and left the second thread idle.
+    # A fresh pool per call started its threads anew every time; on a loaded
+    # machine a start took as long as a share of the work.
     ranges = split_range(8, 2)
     first, second = _threads_used(ranges), _threads_used(ranges)
     workers = {t for t in first.values() if t is not threading.current_thread()}

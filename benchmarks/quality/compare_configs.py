@@ -13,6 +13,14 @@ training curves (the quality table holds seed 0 only), and
 ``--candidate-method`` takes a candidate's seed-0 values from a quality-table
 method (``maat_no_mamba``) where the training curves have none.
 
+``--base-seed N`` pairs every candidate fit with the base's fit of the same
+entity and seed N: the defaults against themselves with another seed, the
+difference that seeds alone make (what the comparison rules must tell apart
+from a real change)::
+
+    python benchmarks/quality/compare_configs.py --tuning-only --seeds 0 \
+        --base-seed 1 "batch_size=8 epochs=3 max_train_windows=504"
+
 ``--last-epoch`` gives each candidate fit the VUS-PR of its last epoch's
 weights: its own where it kept the last epoch, else that of its twin fit
 with ``restore_best=False`` (which must be in the file).
@@ -131,6 +139,12 @@ def main(argv=None):
         "--seeds", nargs="+", type=int, help="only these seeds (default: all)"
     )
     p.add_argument(
+        "--base-seed",
+        type=int,
+        metavar="N",
+        help="pair each candidate fit with the base's fit of seed N",
+    )
+    p.add_argument(
         "--candidate-method",
         metavar="METHOD",
         help="with --quality: seed-0 values of the candidates from this "
@@ -172,7 +186,14 @@ def main(argv=None):
                 print(f"  no restore_best=False fit of {key[1:]}")
                 continue
             values[key[1:]] = value
-        compare(candidate, base, values, pca, args.per_entity)
+        paired = base
+        if args.base_seed is not None:
+            paired = {
+                k: base[(k[0], k[1], args.base_seed)]
+                for k in values
+                if (k[0], k[1], args.base_seed) in base
+            }
+        compare(candidate, paired, values, pca, args.per_entity)
     return 0
 
 

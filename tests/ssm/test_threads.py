@@ -102,3 +102,20 @@ def test_a_forked_child_starts_its_own_pool():
     finally:
         child.join(timeout=60)
     assert child.exitcode == 0
+
+
+def test_callers_on_several_threads_run_their_shares_at_once(two_threads):
+    # Two callers, two shares each, every share waiting for all four: a pool
+    # of one thread would queue one caller's second share behind the other's.
+    barrier = threading.Barrier(4, timeout=10)
+
+    def call():
+        torch.set_num_threads(2)
+        for_each_range(split_range(2, 2), lambda b, e: barrier.wait(), CPU)
+
+    callers = [threading.Thread(target=call) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=30)
+    assert not barrier.broken

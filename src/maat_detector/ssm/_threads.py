@@ -22,9 +22,12 @@ def _worker_pool(workers):
         if _pool is None or _pool_workers < workers:
             # The smaller pool is dropped, not shut down: a call on another
             # thread may still be submitting to it; its threads exit once it
-            # is garbage.
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="maat-scan")
-            _pool_workers = workers
+            # is garbage. Threads start only when no idle one is free, so
+            # the headroom costs nothing to one caller and lets callers on
+            # several threads (a threaded fleet) run their shares at once.
+            size = max(workers, 2 * (os.cpu_count() or 1))
+            _pool = ThreadPoolExecutor(size, thread_name_prefix="maat-scan")
+            _pool_workers = size
         return _pool
 
 

@@ -1,5 +1,6 @@
 """Shared fixtures: small deterministic series and a tiny detector configuration."""
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -59,6 +60,17 @@ def sinusoids(n=480, n_features=3, noise=0.05, seed=0):
     periods = np.array([20.0, 33.0, 47.0, 13.0, 29.0])[:n_features]
     X = np.sin(2 * np.pi * t / periods) + noise * rng.standard_normal((n, n_features))
     return X.astype(np.float64)
+
+
+@contextlib.contextmanager
+def torch_threads(count):
+    """torch's thread count set to ``count`` inside, the caller's restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def local_dask_cluster(distributed):

@@ -4,7 +4,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, local_dask_cluster, sinusoids
+from conftest import TINY, local_dask_cluster, sinusoids, torch_threads
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
@@ -32,10 +32,8 @@ def sequential():
 
 @pytest.fixture
 def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 def test_sequential_fleet_equals_fitting_each_series(sequential, one_torch_thread):

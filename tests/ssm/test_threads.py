@@ -7,6 +7,7 @@ import time
 
 import pytest
 import torch
+from conftest import torch_threads
 
 from maat_detector.ssm._threads import for_each_range, split_range
 
@@ -15,10 +16,8 @@ CPU = torch.device("cpu")
 
 @pytest.fixture
 def two_threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(2):
+        yield
 
 
 def _threads_used(ranges):

@@ -103,7 +103,8 @@ def test_a_forked_child_starts_its_own_pool():
     assert child.exitcode == 0
 
 
-def test_callers_on_several_threads_run_their_shares_at_once(two_threads):
+@pytest.mark.usefixtures("two_threads")
+def test_callers_on_several_threads_run_their_shares_at_once():
     # Two callers, two shares each, every share waiting for all four: a pool
     # of one thread would queue one caller's second share behind the other's.
     barrier = threading.Barrier(4, timeout=10)

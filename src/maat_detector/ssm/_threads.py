@@ -2,7 +2,7 @@
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import torch
 
@@ -108,10 +108,8 @@ def for_each_range(ranges, work, device):
             try:
                 run(0)
             finally:
-                # Every share finishes before the caller goes on, raising or not.
-                for future in futures:
-                    future.exception()
+                wait(futures)  # every share ends before the caller goes on
             for future in futures:
-                future.result()
+                future.result()  # a worker's exception, raised here
     finally:
         torch.set_num_threads(threads)  # MKL's count is process-wide

@@ -21,6 +21,16 @@ from a real change)::
     python benchmarks/quality/compare_configs.py --tuning-only --seeds 0 \
         --base-seed 1 "batch_size=8 epochs=3 max_train_windows=504"
 
+``--rule`` applies the rule that scales with the seeds' spread (docs,
+"A rule that scales with the seeds' spread") to the pairs and prints its
+verdict: a dataset is lost when its mean paired difference is below
+``-max(0.02, 2 x standard error)``, and the candidate passes when no
+dataset is lost and the mean of the datasets' differences is at least
+-0.01::
+
+    python benchmarks/quality/compare_configs.py --tuning-only --rule \
+        "batch_size=8 epochs=1 lr=0.0005 max_train_windows=504"
+
 ``--last-epoch`` gives each candidate fit the VUS-PR of its last epoch's
 weights: its own where it kept the last epoch, else that of its twin fit
 with ``restore_best=False`` (which must be in the file).
@@ -41,6 +51,7 @@ restore_best=False" --seeds 0 1 2
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -79,6 +90,64 @@ def last_epoch_value(record, records):
     twin = tag({**overrides, "restore_best": False})
     found = records.get((twin, record["dataset"], record["entity"], record["seed"]))
     return None if found is None else found["vus_pr"]
+
+
+def rule_verdict(differences, *, floor=0.02, spread=2.0, mean_floor=0.01):
+    """Judge paired differences by the rule that scales with the seeds' spread.
+
+    Parameters
+    ----------
+    differences : dict of str to list of float
+        Per dataset, candidate minus base VUS-PR of each (entity, seed) pair.
+    floor : float, default=0.02
+        The smallest loss that counts, however small the spread.
+    spread : float, default=2.0
+        How many standard errors of the mean difference a loss must exceed.
+    mean_floor : float, default=0.01
+        The largest loss allowed on the mean of the datasets' differences.
+
+    Returns
+    -------
+    rows : list of tuple
+        ``(dataset, n, mean, standard_error, allowed_loss, lost)`` per dataset;
+        the standard error is the sample standard deviation over ``sqrt(n)``
+        (0 for a single pair).
+    mean : float
+        Mean of the datasets' mean differences.
+    passed : bool
+        No dataset lost and ``mean >= -mean_floor``.
+    """
+    rows = []
+    for dataset in sorted(differences):
+        values = differences[dataset]
+        n = len(values)
+        mean = sum(values) / n
+        se = 0.0
+        if n > 1:
+            variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+            se = math.sqrt(variance / n)
+        allowed = max(floor, spread * se)
+        rows.append((dataset, n, mean, se, allowed, mean < -allowed))
+    overall = sum(row[2] for row in rows) / len(rows)
+    passed = not any(row[5] for row in rows) and overall >= -mean_floor
+    return rows, overall, passed
+
+
+def print_verdict(base_values, cand_values):
+    """Print :func:`rule_verdict` on the pairs that both sides have."""
+    differences = defaultdict(list)
+    for key in sorted(set(base_values) & set(cand_values)):
+        differences[key[0]].append(cand_values[key] - base_values[key])
+    if not differences:
+        print("  rule: no pairs")
+        return
+    rows, overall, passed = rule_verdict(differences)
+    for dataset, n, mean, se, allowed, lost in rows:
+        print(
+            f"  rule {dataset:5s} n={n:2d} diff {mean:+.3f} se {se:.3f} "
+            f"allowed -{allowed:.3f} {'LOST' if lost else 'held'}"
+        )
+    print(f"  rule: mean of datasets {overall:+.3f}; {'PASS' if passed else 'FAIL'}")
 
 
 def compare(candidate, base_values, cand_values, pca_values=None, per_entity=False):
@@ -135,6 +204,11 @@ def main(argv=None):
         "--tuning-only", action="store_true", help="only the tuning set's pairs"
     )
     p.add_argument("--per-entity", action="store_true", help="print every pair")
+    p.add_argument(
+        "--rule",
+        action="store_true",
+        help="print the verdict of the rule that scales with the seeds' spread",
+    )
     p.add_argument(
         "--seeds", nargs="+", type=int, help="only these seeds (default: all)"
     )
@@ -194,6 +268,8 @@ def main(argv=None):
                 if (k[0], k[1], args.base_seed) in base
             }
         compare(candidate, paired, values, pca, args.per_entity)
+        if args.rule:
+            print_verdict(paired, values)
     return 0
 
 

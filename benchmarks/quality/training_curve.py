@@ -18,7 +18,9 @@ Usage::
     python benchmarks/quality/training_curve.py --summarize-only
 
 Resumable: each record is appended to ``<out>.jsonl`` as it is made; a
-restart skips every (entity, seed, overrides) whose final record is there.
+restart skips every (entity, seed, overrides) whose final record is there
+when its turn comes, so two runs may share the file (say, one list of
+entities in either order, one run a core).
 ``<out>.md`` compares each checkpoint with the paper-size reference and PCA
 of ``benchmarks/results/quality/quality.jsonl`` on the same entities.
 """
@@ -126,20 +128,29 @@ def append(jsonl, head, values):
     )
 
 
-def run(args, jsonl):
-    done = {
+def _finished(jsonl):
+    """The ``(dataset, entity, seed, config)`` of every finished fit in ``jsonl``."""
+    return {
         (r["dataset"], r["entity"], r["seed"], r["config"])
         for r in _common.read_jsonl(jsonl)
         if r.get("windows") == "final"
     }
+
+
+def run(args, jsonl):
     config = tag(args.overrides)
     commit = _common.git_info()["commit"]  # one git call for the whole run
     for name in args.entities:
         ds, ent = name.split(":", 1)
-        data = load_benchmark_entity(ds, ent, args.data_dir)
+        data = None
         for seed in args.seeds:
-            if (ds, ent, seed, config) in done:
+            # Read before every fit, not once: another run appending to the
+            # same file (say, the same entities in the other order) may have
+            # finished this one meanwhile.
+            if (ds, ent, seed, config) in _finished(jsonl):
                 continue
+            if data is None:
+                data = load_benchmark_entity(ds, ent, args.data_dir)
             params = dict(paper_size(random_state=seed), **args.overrides)
             head = dict(dataset=ds, entity=ent, seed=seed, config=config, commit=commit)
 

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -120,23 +121,24 @@ def rule_verdict(differences, *, floor=0.02, spread=2.0, mean_floor=0.01):
     rows = []
     for dataset in sorted(differences):
         values = differences[dataset]
-        n = len(values)
-        mean = sum(values) / n
-        se = 0.0
-        if n > 1:
-            variance = sum((v - mean) ** 2 for v in values) / (n - 1)
-            se = math.sqrt(variance / n)
+        n, mean = len(values), statistics.fmean(values)
+        se = statistics.stdev(values) / math.sqrt(n) if n > 1 else 0.0
         allowed = max(floor, spread * se)
         rows.append((dataset, n, mean, se, allowed, mean < -allowed))
-    overall = sum(row[2] for row in rows) / len(rows)
+    overall = statistics.fmean(row[2] for row in rows)
     passed = not any(row[5] for row in rows) and overall >= -mean_floor
     return rows, overall, passed
+
+
+def shared_pairs(base_values, cand_values):
+    """The ``(dataset, entity, seed)`` keys that both sides have, sorted."""
+    return sorted(set(base_values) & set(cand_values))
 
 
 def print_verdict(base_values, cand_values):
     """Print :func:`rule_verdict` on the pairs that both sides have."""
     differences = defaultdict(list)
-    for key in sorted(set(base_values) & set(cand_values)):
+    for key in shared_pairs(base_values, cand_values):
         differences[key[0]].append(cand_values[key] - base_values[key])
     if not differences:
         print("  rule: no pairs")
@@ -152,7 +154,7 @@ def print_verdict(base_values, cand_values):
 
 def compare(candidate, base_values, cand_values, pca_values=None, per_entity=False):
     """Print per-dataset means on the shared pairs, then their mean."""
-    shared = sorted(set(base_values) & set(cand_values))
+    shared = shared_pairs(base_values, cand_values)
     print(f"== {candidate}: {len(shared)} pairs")
     if per_entity:
         for key in shared:

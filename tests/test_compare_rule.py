@@ -35,3 +35,14 @@ def test_passes_when_no_dataset_is_lost_and_the_mean_holds():
     # Every dataset within its allowance, but the mean 0.015 below: fails.
     _, _, passed = compare_configs.rule_verdict({"A": [-0.015], "B": [-0.015]})
     assert not passed
+
+
+def test_unchanged_datasets_enter_the_mean_as_zero(capsys):
+    base = {("A", "e", 0): 0.50, ("A", "e", 1): 0.50}
+    cand = {("A", "e", 0): 0.485, ("A", "e", 1): 0.485}
+    compare_configs.print_verdict(base, cand)
+    assert "mean of datasets -0.015; FAIL" in capsys.readouterr().out
+    compare_configs.print_verdict(base, cand, unchanged=("B", "C"))
+    out = capsys.readouterr().out
+    assert "rule B     n= 1 diff +0.000" in out
+    assert "mean of datasets -0.005; PASS" in out

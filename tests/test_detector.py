@@ -13,6 +13,7 @@ from sklearn.base import clone
 from maat_detector import MAATDetector, engine
 from maat_detector._params import fit_settings, score_settings
 from maat_detector.engine.score import components
+from maat_detector.engine.train import epoch_batch_size
 
 
 @pytest.fixture(scope="module")
@@ -346,6 +347,49 @@ def test_training_checkpoint_equals_the_shorter_fit(series):
         det._set_fitted(full).score_samples(X),
         MAATDetector(**params, max_train_windows=96).fit(X).score_samples(X),
     )
+
+
+def test_max_batch_size_caps_the_steps_of_an_epoch_on_a_short_series(series):
+    """A short series takes one pass's steps at max_batch_size, not one per
+    batch_size windows; a series with windows to spare trains as without it."""
+    params = dict(TINY, epochs=1, batch_size=4, random_state=0)
+    X = series[:, :3].astype(np.float32)  # 384 training rows: 369 windows of 16
+
+    def steps(**extra):
+        seen = []
+        det = MAATDetector(**params, **extra)
+        engine.fit(X, fit_settings(det, 3), on_step=lambda n, _: seen.append(n))
+        return seen
+
+    assert len(steps(max_train_windows=None)) == 93  # ceil(369 / 4)
+    grown = steps(max_train_windows=None, max_batch_size=16)
+    assert len(grown) == 24  # ceil(369 / 16)
+    assert grown[-1] == 369  # every window still drawn once
+    # 64 windows an epoch take 16 steps of 4, fewer than ceil(369 / 16) = 24
+    assert steps(max_train_windows=64, max_batch_size=16) == steps(max_train_windows=64)
+    np.testing.assert_array_equal(
+        MAATDetector(**params, max_train_windows=64, max_batch_size=16)
+        .fit(X)
+        .score_samples(X),
+        MAATDetector(**params, max_train_windows=64).fit(X).score_samples(X),
+    )
+
+
+@pytest.mark.parametrize(
+    ("n_windows", "per_epoch", "largest", "expected"),
+    [
+        (18851, 504, 32, 8),  # an SMD machine: the default's 63 steps of 8
+        (447, 447, 32, 32),  # SMAP A-6: 14 steps, as the reference takes
+        (861, 504, 32, 19),  # UCR 135: 27 steps
+        (10, 10, 32, 10),  # one step instead of two
+        (447, 447, None, 8),
+        (447, 447, 8, 8),
+        (447, 447, 4, 8),  # never below batch_size
+    ],
+)
+def test_epoch_batch_size(n_windows, per_epoch, largest, expected):
+    settings = fit_settings(MAATDetector(batch_size=8, max_batch_size=largest), 3).train
+    assert epoch_batch_size(n_windows, per_epoch, settings) == expected
 
 
 def test_scoring_batches_span_at_least_3200_rows_and_leave_scores_unchanged(fitted):

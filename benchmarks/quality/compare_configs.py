@@ -135,11 +135,17 @@ def shared_pairs(base_values, cand_values):
     return sorted(set(base_values) & set(cand_values))
 
 
-def print_verdict(base_values, cand_values):
-    """Print :func:`rule_verdict` on the pairs that both sides have."""
+def print_verdict(base_values, cand_values, unchanged=()):
+    """Print :func:`rule_verdict` on the pairs that both sides have.
+
+    Each dataset in ``unchanged`` (where the candidate trains exactly as the
+    base on every entity, so was not fitted) enters as one difference of 0.
+    """
     differences = defaultdict(list)
     for key in shared_pairs(base_values, cand_values):
         differences[key[0]].append(cand_values[key] - base_values[key])
+    for dataset in unchanged:
+        differences.setdefault(dataset, [0.0])
     if not differences:
         print("  rule: no pairs")
         return
@@ -212,6 +218,14 @@ def main(argv=None):
         help="print the verdict of the rule that scales with the seeds' spread",
     )
     p.add_argument(
+        "--unchanged",
+        nargs="+",
+        default=(),
+        metavar="DATASET",
+        help="with --rule: datasets on which the candidate's training is the "
+        "base's, bit for bit; each enters the verdict with a difference of 0",
+    )
+    p.add_argument(
         "--seeds", nargs="+", type=int, help="only these seeds (default: all)"
     )
     p.add_argument(
@@ -271,7 +285,7 @@ def main(argv=None):
             }
         compare(candidate, paired, values, pca, args.per_entity)
         if args.rule:
-            print_verdict(paired, values)
+            print_verdict(paired, values, args.unchanged)
     return 0
 
 

@@ -60,12 +60,14 @@ fit_context = _fit_context(prefer_skip_nested_validation=True)
 #: Parameters added after detectors were first saved, with the value that
 #: reproduces what a detector saved (or pickled) before them computed: older
 #: files scored with the mean over all channels, held reconstruction
-#: networks, did not smooth their scores and kept their best epoch.
+#: networks, did not smooth their scores, kept their best epoch and trained
+#: with one batch size on every series.
 PARAMETERS_ADDED_LATER = {
     "top_channels": None,
     "objective": "reconstruction",
     "score_smoothing": 1,
     "restore_best": True,
+    "max_batch_size": None,
 }
 
 
@@ -105,6 +107,7 @@ PARAMETER_CONSTRAINTS = {
     "score_mode": [StrOptions(set(SCORE_MODES))],
     "train_step": [Interval(Integral, 1, None, closed="left")],
     "max_train_windows": [Interval(Integral, 1, None, closed="left"), None],
+    "max_batch_size": [Interval(Integral, 1, None, closed="left"), None],
     "score_step": [Interval(Integral, 1, None, closed="left"), None],
     "score_combine": [StrOptions({"mean", "end"})],
     "score_smoothing": [
@@ -375,6 +378,7 @@ def fit_settings(est, n_features):
         k=est.k,
         train_step=est.train_step,
         max_train_windows=est.max_train_windows,
+        max_batch_size=est.max_batch_size,
         n_iter_no_change=est.n_iter_no_change,
         restore_best=est.restore_best,
         precision=est.precision,

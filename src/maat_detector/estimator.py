@@ -155,6 +155,17 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         training windows (stride ``train_step``); a new draw every epoch.
         Bounds the cost of an epoch whatever the series length; None uses
         every window every epoch.
+    max_batch_size : int or None, default=None
+        On a series with few training windows, the batch grows (up to this
+        many windows) so that an epoch takes no more optimizer steps than
+        one pass over all the series' training windows in batches of
+        ``max_batch_size``; the windows an epoch draws are unchanged. None,
+        or a value not above ``batch_size``, keeps ``batch_size`` on every
+        series. With ``batch_size=8``, ``max_train_windows=504`` and
+        ``max_batch_size=32``, a series with at least 2,000 training windows
+        trains as with None, and a shorter one takes the paper-size
+        reference's steps (batch 32 over up to 2,000 windows) instead of up
+        to four times as many.
     score_step : int or None, default=None
         Stride between scoring windows. None means ``win_size`` minus the
         forecast warm-up (see ``objective``): ``win_size`` when
@@ -349,6 +360,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         top_channels=3,
         train_step=1,
         max_train_windows=504,
+        max_batch_size=None,
         score_step=None,
         score_combine="mean",
         score_smoothing="auto",
@@ -389,6 +401,7 @@ class MAATDetector(OutlierMixin, BaseEstimator):
         self.top_channels = top_channels
         self.train_step = train_step
         self.max_train_windows = max_train_windows
+        self.max_batch_size = max_batch_size
         self.score_step = score_step
         self.score_combine = score_combine
         self.score_smoothing = score_smoothing

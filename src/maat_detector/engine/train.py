@@ -18,7 +18,7 @@ from ._progress import progress
 from .adam import Adam
 from .network import forward
 
-__all__ = ["TrainSettings", "train"]
+__all__ = ["TrainSettings", "epoch_batch_size", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class TrainSettings:
     k: float
     train_step: int
     max_train_windows: int | None
+    max_batch_size: int | None
     n_iter_no_change: int | None
     restore_best: bool
     precision: str
@@ -76,7 +77,8 @@ def train(model, train_rows, val_rows, device, settings, seed, on_step=None):
     per_epoch = len(starts)
     if s.max_train_windows is not None:
         per_epoch = min(per_epoch, s.max_train_windows)
-    n_batches = math.ceil(per_epoch / s.batch_size)
+    batch_size = epoch_batch_size(len(starts), per_epoch, s)
+    n_batches = math.ceil(per_epoch / batch_size)
     windows_seen = 0
     for epoch in range(1, s.epochs + 1):
         began = time.perf_counter()
@@ -86,7 +88,7 @@ def train(model, train_rows, val_rows, device, settings, seed, on_step=None):
         totals = dict.fromkeys(_LOSSES, 0.0)
         bar = progress(n_batches, f"epoch {epoch}/{s.epochs}", s.verbose)
         for _, windows in iter_window_batches(
-            train_rows, order, s.win_size, s.batch_size
+            train_rows, order, s.win_size, batch_size
         ):
             x = torch.from_numpy(windows).to(device)
             reconstruction, associations = forward(model, x, s.precision)
@@ -127,6 +129,24 @@ def train(model, train_rows, val_rows, device, settings, seed, on_step=None):
         return history, len(history)
     model.load_state_dict(best_state)
     return history, best_epoch
+
+
+def epoch_batch_size(n_windows, per_epoch, settings):
+    """Windows per training step on a series of ``n_windows`` training windows.
+
+    ``settings.batch_size``, grown (up to ``settings.max_batch_size``) where
+    ``per_epoch`` windows in such batches would take more steps than one
+    pass over all ``n_windows`` in batches of ``max_batch_size``. On short
+    series a small batch would otherwise multiply the steps an epoch takes,
+    and with them how far the network fits the training rows.
+    """
+    batch_size, largest = settings.batch_size, settings.max_batch_size
+    if largest is None or largest <= batch_size:
+        return batch_size
+    steps = math.ceil(n_windows / largest)
+    if steps >= math.ceil(per_epoch / batch_size):
+        return batch_size
+    return math.ceil(per_epoch / steps)
 
 
 def _diverged(model, history, best_state, best_epoch, lr):

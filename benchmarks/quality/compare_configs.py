@@ -223,7 +223,8 @@ def main(argv=None):
         default=(),
         metavar="DATASET",
         help="with --rule: datasets on which the candidate's training is the "
-        "base's, bit for bit; each enters the verdict with a difference of 0",
+        "base's, bit for bit; each enters the verdict with a difference of 0 "
+        "(give the candidates before this option)",
     )
     p.add_argument(
         "--seeds", nargs="+", type=int, help="only these seeds (default: all)"

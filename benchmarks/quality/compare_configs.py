@@ -33,7 +33,16 @@ dataset is lost and the mean of the datasets' differences is at least
 
 ``--last-epoch`` gives each candidate fit the VUS-PR of its last epoch's
 weights: its own where it kept the last epoch, else that of its twin fit
-with ``restore_best=False`` (which must be in the file).
+with ``restore_best=False`` (which must be in the file; each fit without
+one is named).
+
+``--unchanged DATASET ...`` (after the candidates) names datasets on which
+a candidate trains as the base bit for bit, so it was not fitted there;
+each enters ``--rule``'s mean of datasets with a difference of 0::
+
+    python benchmarks/quality/compare_configs.py \
+        "batch_size=8 epochs=3 max_batch_size=32 max_train_windows=504" \
+        --tuning-only --rule --unchanged SMAP SMD SKAB
 
 Usage::
 
@@ -138,8 +147,9 @@ def shared_pairs(base_values, cand_values):
 def print_verdict(base_values, cand_values, unchanged=()):
     """Print :func:`rule_verdict` on the pairs that both sides have.
 
-    Each dataset in ``unchanged`` (where the candidate trains exactly as the
-    base on every entity, so was not fitted) enters as one difference of 0.
+    Each dataset in ``unchanged`` that has no pair (the candidate trains
+    exactly as the base on all its entities, so was not fitted) enters as
+    one difference of 0.
     """
     differences = defaultdict(list)
     for key in shared_pairs(base_values, cand_values):
@@ -179,7 +189,7 @@ def compare(candidate, base_values, cand_values, pca_values=None, per_entity=Fal
     means = []
     for ds in sorted(by):
         rows = by[ds]
-        cols = [sum(r[i] for r in rows) / len(rows) for i in range(len(rows[0]))]
+        cols = [statistics.fmean(column) for column in zip(*rows, strict=True)]
         means.append(cols)
         pca = f" pca {cols[2]:.3f}" if len(cols) > 2 else ""
         print(
@@ -187,7 +197,7 @@ def compare(candidate, base_values, cand_values, pca_values=None, per_entity=Fal
             f"base {cols[1]:.3f} diff {cols[0] - cols[1]:+.3f}{pca}"
         )
     if means:
-        six = [sum(m[i] for m in means) / len(means) for i in range(len(means[0]))]
+        six = [statistics.fmean(column) for column in zip(*means, strict=True)]
         print("  mean of datasets", " ".join(f"{v:.3f}" for v in six))
 
 

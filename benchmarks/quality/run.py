@@ -10,6 +10,8 @@ Usage::
     python benchmarks/quality/run.py --datasets SMD UCR --per-dataset 1 \\
         --methods pca zscore --out /tmp/q             # a quick try
     python benchmarks/quality/run.py --summarize-only  # rebuild .json/.md
+    python benchmarks/quality/run.py --methods maat maat_no_mamba \\
+        --set e_layers=2 --out benchmarks/results/quality/two_layers
 
 Each ``--methods`` group is run on every selected entity before the next
 group starts, so the cheap methods cover everything first. Entities go
@@ -30,6 +32,12 @@ paper-size reference; ``maat_no_mamba`` = the defaults with
 rows), ``iforest_window`` (windows of 32), ``zscore`` (largest |z| of a row),
 ``random`` (chance) and ``lstmad`` (PyOD's LSTMAD, multivariate datasets
 only).
+
+``--set NAME=VALUE`` (repeatable) changes a parameter of ``maat`` and
+``maat_no_mamba``, never of the pinned ``maat_paper``: it measures a
+candidate default as ``maat`` would run once it is the default. Every MAAT
+record keeps the parameters it ran with, and a restart skips on (dataset,
+entity, method, seed) alone, so give a candidate its own ``--out``.
 
 Resumable: each record is appended as one JSON line to ``<out>.jsonl`` as
 soon as it finishes; a restart skips every (dataset, entity, method, seed)
@@ -62,6 +70,7 @@ from honest import SLIDING_WINDOW, threshold_free  # noqa: E402
 from maat_detector import MAATDetector  # noqa: E402
 from maat_detector import datasets as mdata  # noqa: E402
 from maat_detector._params import with_parameters_added_later  # noqa: E402
+from maat_detector.cli import _parse_override  # noqa: E402
 from maat_detector.presets import paper_size  # noqa: E402
 
 DATASETS = ("SMD", "MSL", "SMAP", "SKAB", "NAB", "UCR")
@@ -86,21 +95,26 @@ RECORD_KEYS = (
 )
 
 
-def maat_params(method, seed):
-    """The MAATDetector parameters of one MAAT method."""
+def maat_params(method, seed, overrides=None):
+    """The MAATDetector parameters of one MAAT method.
+
+    ``overrides`` change the defaults of ``maat`` and ``maat_no_mamba``; the
+    pinned reference ``maat_paper`` ignores them.
+    """
+    overrides = dict(overrides or {})
     if method == "maat":
-        return {"random_state": seed}
+        return {**overrides, "random_state": seed}
     if method == "maat_paper":
         return paper_size(random_state=seed)
     if method == "maat_no_mamba":
-        return {"random_state": seed, "use_mamba": False}
+        return {**overrides, "random_state": seed, "use_mamba": False}
     raise ValueError(f"{method!r} is not one of {MAAT_METHODS}")
 
 
-def make_detector(method, seed):
+def make_detector(method, seed, overrides=None):
     """``(detector, needs_scaling)``; ``seed`` seeds what has randomness."""
     if method in MAAT_METHODS:
-        return MAATDetector(**maat_params(method, seed)), False
+        return MAATDetector(**maat_params(method, seed, overrides)), False
     c = CONTAMINATION
     if method == "pca":
         det = baselines.PCABaseline(contamination=c)
@@ -172,9 +186,9 @@ def select(data_dir, datasets, per_dataset=0, names=(), order="round-robin"):
 # ------------------------------------------------------------------------ run
 
 
-def score_record(method, seed, data):
+def score_record(method, seed, data, overrides=None):
     """Fit ``method`` on ``data.train``, score ``data.test``; the metrics."""
-    det, needs_scaling = make_detector(method, seed)
+    det, needs_scaling = make_detector(method, seed, overrides)
     train, test = data.train, data.test
     if needs_scaling:
         scaler = StandardScaler().fit(train)
@@ -231,7 +245,7 @@ def run(args, jsonl):
             data = loaded[1]
             rec = {"dataset": ds, "entity": ent, "method": method, "seed": seed}
             try:
-                rec.update(score_record(method, seed, data))
+                rec.update(score_record(method, seed, data, args.overrides))
             except Exception as exc:  # recorded, so a rerun does not retry forever
                 rec["error"] = f"{type(exc).__name__}: {exc}"
                 traceback.print_exc()
@@ -546,6 +560,16 @@ def build_parser():
         help="round-robin across datasets (default) or one dataset after another",
     )
     p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        type=_parse_override,
+        metavar="NAME=VALUE",
+        help="change a parameter of maat and maat_no_mamba (repeatable); "
+        "give such a run its own --out",
+    )
+    p.add_argument(
         "--retry-errors",
         action="store_true",
         help="rerun the records that failed before",
@@ -560,6 +584,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.overrides = dict(args.overrides)
+    if args.overrides and Path(args.out).resolve() == Path(DEFAULT_OUT).resolve():
+        raise SystemExit(
+            "--set measures a candidate, whose maat records would mix with the "
+            "defaults' in the table the README cites; give it its own --out"
+        )
     args.data_dir = _common.resolve_data_dir(args.data_dir)
     out = Path(args.out)
     jsonl = out.with_suffix(".jsonl")

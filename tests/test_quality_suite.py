@@ -1,0 +1,40 @@
+"""The quality suite's command line: candidates measured beside the defaults."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS / "quality"))
+sys.path.insert(0, str(BENCHMARKS))
+import run as quality_run  # noqa: E402
+
+from maat_detector.presets import paper_size  # noqa: E402
+
+
+def test_set_changes_the_defaults_methods_and_never_the_reference():
+    args = quality_run.build_parser().parse_args(
+        ["--methods", "maat", "--set", "e_layers=2", "--set", "attention=full"]
+    )
+    overrides = dict(args.overrides)
+    assert overrides == {"e_layers": 2, "attention": "full"}
+    maat = quality_run.maat_params("maat", 3, overrides)
+    assert maat == {"e_layers": 2, "attention": "full", "random_state": 3}
+    no_mamba = quality_run.maat_params("maat_no_mamba", 3, overrides)
+    assert no_mamba["use_mamba"] is False and no_mamba["e_layers"] == 2
+    assert quality_run.maat_params("maat_paper", 3, overrides) == paper_size(
+        random_state=3
+    )
+
+
+def test_a_candidate_may_not_write_into_the_defaults_table(monkeypatch):
+    monkeypatch.setenv("MAAT_DATA", "/nonexistent")  # refused before any data is read
+    with pytest.raises(SystemExit, match="its own --out"):
+        quality_run.main(["--methods", "maat", "--set", "e_layers=2"])
+
+
+def test_a_malformed_set_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit):
+        quality_run.build_parser().parse_args(["--set", "e_layers"])
+    assert "KEY=VALUE" in capsys.readouterr().err

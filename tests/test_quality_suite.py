@@ -38,3 +38,12 @@ def test_a_malformed_set_is_a_usage_error(capsys):
     with pytest.raises(SystemExit):
         quality_run.build_parser().parse_args(["--set", "e_layers"])
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_parts_share_the_run_order_between_processes():
+    parse = quality_run.build_parser().parse_args
+    assert parse([]).part == (0, 1)
+    assert parse(["--part", "1/2"]).part == (1, 2)
+    for bad in ("2/2", "-1/2", "1", "a/b"):
+        with pytest.raises(SystemExit):
+            parse(["--part", bad])

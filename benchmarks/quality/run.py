@@ -11,7 +11,8 @@ Usage::
         --methods pca zscore --out /tmp/q             # a quick try
     python benchmarks/quality/run.py --summarize-only  # rebuild .json/.md
     python benchmarks/quality/run.py --methods maat maat_no_mamba \\
-        --set e_layers=2 --out benchmarks/results/quality/two_layers
+        --set e_layers=2 --out benchmarks/results/quality/two_layers \\
+        --part 0/2 &                        # and --part 1/2 beside it
 
 Each ``--methods`` group is run on every selected entity before the next
 group starts, so the cheap methods cover everything first. Entities go
@@ -47,6 +48,7 @@ already there. ``<out>.json`` and ``<out>.md`` are rebuilt from the
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -223,6 +225,8 @@ def run(args, jsonl):
     pairs = select(
         args.data_dir, args.datasets, args.per_dataset, set(args.entities), args.order
     )
+    index, count = args.part
+    pairs = pairs[index::count]
     info = _common.run_info()
     commit = info["git"]["commit"]
     began = time.time()
@@ -528,6 +532,20 @@ def write_summary(jsonl, out, data_dir):
     return _common.write_results(out, result, markdown(result), rows_key="records")
 
 
+def _parse_part(text):
+    """``"I/N"`` as ``(I, N)``, with ``0 <= I < N``."""
+    index, sep, count = text.partition("/")
+    try:
+        index, count = int(index), int(count)
+    except ValueError:
+        index = count = -1
+    if not sep or not 0 <= index < count:
+        raise argparse.ArgumentTypeError(
+            f"--part expects I/N with 0 <= I < N (such as 0/2), got {text!r}"
+        )
+    return index, count
+
+
 def build_parser():
     p = _common.parser(__doc__, out=DEFAULT_OUT, threads=1, data_dir=True)
     p.add_argument(
@@ -552,6 +570,14 @@ def build_parser():
         type=int,
         default=0,
         help="entities per dataset, evenly spaced (default 0: all)",
+    )
+    p.add_argument(
+        "--part",
+        type=_parse_part,
+        default=(0, 1),
+        metavar="I/N",
+        help="only every N-th entity of the run order, from the I-th (0-based): "
+        "N processes given 0/N to N-1/N share the entities between them",
     )
     p.add_argument(
         "--order",

@@ -47,3 +47,22 @@ def test_parts_share_the_run_order_between_processes():
     for bad in ("2/2", "-1/2", "1", "a/b"):
         with pytest.raises(SystemExit):
             parse(["--part", bad])
+
+
+def test_the_written_command_sets_what_differs_from_the_defaults():
+    from maat_detector import MAATDetector
+
+    defaults = {
+        k: v for k, v in MAATDetector().get_params().items() if k != "random_state"
+    }
+    assert quality_run.set_options(defaults) == ""
+    candidate = {**defaults, "e_layers": defaults["e_layers"] + 1, "attention": "full"}
+    options = quality_run.set_options(candidate)
+    assert options == f" --set attention='full' --set e_layers={candidate['e_layers']}"
+    # The options parse back into the candidate's parameters.
+    args = quality_run.build_parser().parse_args(options.split())
+    assert dict(args.overrides) == {
+        "attention": "full",
+        "e_layers": candidate["e_layers"],
+    }
+    assert quality_run.set_options([defaults, candidate]) == ""

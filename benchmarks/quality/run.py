@@ -394,6 +394,23 @@ def configs_of(records):
     return out
 
 
+def set_options(maat_config):
+    """The ``--set`` options that make today's defaults run as ``maat_config``.
+
+    Empty when the ``maat`` records ran with the defaults as they are now, so
+    that the command written into the table regenerates it either way.
+    """
+    if not isinstance(maat_config, dict):
+        return ""  # no maat records, or several configurations (listed apart)
+    defaults = MAATDetector().get_params()
+    changed = {
+        k: v
+        for k, v in maat_config.items()
+        if k in defaults and k not in ("random_state", "verbose") and defaults[k] != v
+    }
+    return "".join(f" --set {k}={v!r}" for k, v in sorted(changed.items()))
+
+
 def _fmt(v, digits=3):
     return "–" if v is None else f"{v:.{digits}f}"
 
@@ -503,11 +520,12 @@ def write_summary(jsonl, out, data_dir):
     seeds = sorted({int(r["seed"]) for r in records}) or [0]
     methods = [m for m in METHODS if any(r["method"] == m for r in records)]
     rel_out = _common._relative(out)
+    configs = configs_of(records)
     command = (
         f"python benchmarks/quality/run.py --methods {' '.join(methods)} "
-        f"--seeds {' '.join(map(str, seeds))} --out {rel_out}"
+        f"--seeds {' '.join(map(str, seeds))}"
+        f"{set_options(configs.get('maat'))} --out {rel_out}"
     )
-    configs = configs_of(records)
     result = {
         "command": command,
         "summarize_command": f"python benchmarks/quality/run.py --summarize-only "

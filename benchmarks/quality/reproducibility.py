@@ -1,14 +1,17 @@
-"""Do two independent fits of the default, same entity and seed, score alike?
+"""Do two independent fits of the same configuration, entity and seed score alike?
 
-Pairs every ``maat`` record of the quality table (``run.py``: the defaults,
-``MAATDetector(random_state=seed)``) with the finished fit of the same
-entity and seed in the training-curve file (``training_curve.py``: the
-paper-size preset with ``batch_size=8, max_train_windows=504, epochs=3``,
-which are exactly the defaults' parameters; the script checks this). The
-two were made by different scripts, at different commits, at different
-times; their VUS-PR should agree within the issue's 0.03. Usage::
+Pairs every ``maat`` record of a quality table (``run.py``: the defaults,
+``MAATDetector(random_state=seed)``, or a candidate measured with ``--set``)
+with the finished fit of the same entity and seed in the training-curve file
+(``training_curve.py``: the paper-size preset with ``--set`` overrides)
+whose parameters are exactly the record's. The two were made by different
+scripts, at different commits, at different times; their VUS-PR should
+agree within the issue's 0.03. Usage::
 
     python benchmarks/quality/reproducibility.py
+    python benchmarks/quality/reproducibility.py \\
+        --quality benchmarks/results/quality/two_layers.jsonl \\
+        --out benchmarks/results/quality/reproducibility_two_layers
 
 Writes ``benchmarks/results/quality/reproducibility.md`` (``--out``) and
 prints the largest difference.
@@ -22,41 +25,50 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
-from training_curve import tag  # noqa: E402
 
 from maat_detector import MAATDetector  # noqa: E402
+from maat_detector._params import with_parameters_added_later  # noqa: E402
+from maat_detector.cli import _parse_override  # noqa: E402
 from maat_detector.presets import paper_size  # noqa: E402
 
 QUALITY = _common.RESULTS / "quality" / "quality.jsonl"
 CURVE = _common.RESULTS / "quality" / "training_curve.jsonl"
-#: The training-curve overrides that turn the paper-size preset into the defaults.
-DEFAULT_OVERRIDES = {"batch_size": 8, "epochs": 3, "max_train_windows": 504}
 TOLERANCE = 0.03
+#: Parameters that do not change what a fit computes.
+IGNORED = ("random_state", "verbose")
 
 
-def check_overrides_are_the_defaults():
-    preset = {**paper_size(random_state=0), **DEFAULT_OVERRIDES}
-    if MAATDetector(**preset).get_params() != MAATDetector(random_state=0).get_params():
-        raise SystemExit(
-            "the training-curve overrides no longer give the defaults; "
-            "update DEFAULT_OVERRIDES"
-        )
+def _comparable(params):
+    """``params`` as a hashable value, without the parameters in IGNORED."""
+    return tuple(sorted((k, v) for k, v in params.items() if k not in IGNORED))
+
+
+def curve_params(config):
+    """The parameters a training-curve fit of ``config`` (its tag) ran with."""
+    overrides = dict(_parse_override(o) for o in config.split() if "=" in o)
+    det = MAATDetector(**{**paper_size(random_state=0), **overrides})
+    return _comparable(det.get_params())
 
 
 def pairs(quality_path=QUALITY, curve_path=CURVE):
     """``(dataset, entity, seed, vus_pr in quality, vus_pr in curve, commits)``."""
-    label = tag(DEFAULT_OVERRIDES)
-    curve = {
-        (r["dataset"], r["entity"], int(r["seed"])): r
-        for r in _common.read_jsonl(curve_path)
-        if r["config"] == label and r["windows"] == "final"
-    }
+    params_of = {}
+    curve = {}
+    for r in _common.read_jsonl(curve_path):
+        if r["windows"] == "final":
+            if r["config"] not in params_of:
+                params_of[r["config"]] = curve_params(r["config"])
+            key = (r["dataset"], r["entity"], int(r["seed"]), params_of[r["config"]])
+            curve[key] = r
     out = []
     for r in _common.read_jsonl(quality_path):
-        key = (r["dataset"], r["entity"], int(r["seed"]))
-        if r["method"] == "maat" and r.get("vus_pr") is not None and key in curve:
+        if r["method"] != "maat" or r.get("vus_pr") is None or "params" not in r:
+            continue
+        params = _comparable(with_parameters_added_later(r["params"]))
+        key = (r["dataset"], r["entity"], int(r["seed"]), params)
+        if key in curve:
             c = curve[key]
-            out.append((*key, r["vus_pr"], c["vus_pr"], (r["commit"], c["commit"])))
+            out.append((*key[:3], r["vus_pr"], c["vus_pr"], (r["commit"], c["commit"])))
     return out
 
 
@@ -66,7 +78,7 @@ def largest_difference(rows):
 
 def markdown(rows, command):
     lines = [
-        "# Reproducibility of the default: two independent fits per entity",
+        "# Reproducibility: two independent fits per entity",
         "",
         f"`{command}`",
         "",
@@ -89,9 +101,13 @@ def main(argv=None):
     p = _common.parser(
         __doc__, out=_common.RESULTS / "quality" / "reproducibility", threads=None
     )
+    p.add_argument(
+        "--quality",
+        default=QUALITY,
+        help="the quality records (.jsonl) whose maat fits are checked",
+    )
     args = p.parse_args(argv)
-    check_overrides_are_the_defaults()
-    rows = pairs()
+    rows = pairs(args.quality)
     md = markdown(rows, _common.command_line(__file__, argv))
     Path(args.out).with_suffix(".md").write_text(md)
     worst = largest_difference(rows)

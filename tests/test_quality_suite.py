@@ -1,5 +1,6 @@
 """The quality suite's command line: candidates measured beside the defaults."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS / "quality"))
 sys.path.insert(0, str(BENCHMARKS))
+import adopt  # noqa: E402
 import run as quality_run  # noqa: E402
 
 from maat_detector.presets import paper_size  # noqa: E402
@@ -66,3 +68,68 @@ def test_the_written_command_sets_what_differs_from_the_defaults():
         "e_layers": candidate["e_layers"],
     }
     assert quality_run.set_options([defaults, candidate]) == ""
+
+
+def _record(entity, method, **changes):
+    from maat_detector import MAATDetector
+
+    params = MAATDetector(random_state=0).get_params()
+    params.pop("verbose")
+    if method == "maat_no_mamba":
+        params["use_mamba"] = False
+    params.update(changes)
+    return {
+        "dataset": "SMD",
+        "entity": entity,
+        "method": method,
+        "seed": 0,
+        "vus_pr": 0.5,
+        "params": params,
+    }
+
+
+def _write(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _tables(tmp_path, candidate_changes, candidate_entities=("a", "b")):
+    table = [
+        _record(e, m, e_layers=7) for e in ("a", "b") for m in adopt.DEFAULT_METHODS
+    ]
+    table.append({"dataset": "SMD", "entity": "a", "method": "pca", "seed": 0})
+    candidate = [
+        _record(e, m, **candidate_changes)
+        for e in candidate_entities
+        for m in adopt.DEFAULT_METHODS
+    ]
+    return (
+        _write(tmp_path / "table.jsonl", table),
+        _write(tmp_path / "candidate.jsonl", candidate),
+        tmp_path / "archive.jsonl",
+    )
+
+
+def test_adopting_swaps_the_defaults_records_and_keeps_the_baselines(tmp_path):
+    table, candidate, archive = _tables(tmp_path, {})
+    assert adopt.adopt(table, candidate, archive) == (4, 4)
+    now = [json.loads(line) for line in table.read_text().splitlines()]
+    assert [r["method"] for r in now].count("pca") == 1
+    assert all(r["params"]["e_layers"] != 7 for r in now if "params" in r)
+    moved = [json.loads(line) for line in archive.read_text().splitlines()]
+    assert {r["params"]["e_layers"] for r in moved} == {7}
+
+
+def test_a_candidate_that_is_not_the_default_yet_is_refused(tmp_path):
+    table, candidate, archive = _tables(tmp_path, {"e_layers": 7})
+    before = table.read_text()
+    with pytest.raises(SystemExit, match="--set e_layers=7 .*change the defaults"):
+        adopt.adopt(table, candidate, archive)
+    assert table.read_text() == before and not archive.exists()
+
+
+def test_an_unfinished_candidate_is_refused(tmp_path):
+    table, candidate, archive = _tables(tmp_path, {}, candidate_entities=("a",))
+    with pytest.raises(SystemExit, match="1 of the table's 2 records"):
+        adopt.adopt(table, candidate, archive)
+    assert not archive.exists()

@@ -25,22 +25,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+from run import comparable_params  # noqa: E402
 
 from maat_detector import MAATDetector  # noqa: E402
-from maat_detector._params import with_parameters_added_later  # noqa: E402
 from maat_detector.cli import _parse_override  # noqa: E402
 from maat_detector.presets import paper_size  # noqa: E402
 
 QUALITY = _common.RESULTS / "quality" / "quality.jsonl"
 CURVE = _common.RESULTS / "quality" / "training_curve.jsonl"
 TOLERANCE = 0.03
-#: Parameters that do not change what a fit computes.
-IGNORED = ("random_state", "verbose")
 
 
 def _comparable(params):
-    """``params`` as a hashable value, without the parameters in IGNORED."""
-    return tuple(sorted((k, v) for k, v in params.items() if k not in IGNORED))
+    """``params`` as a hashable value, compared as the quality suite compares them."""
+    return tuple(comparable_params(params).items())
 
 
 def curve_params(config):
@@ -64,7 +62,7 @@ def pairs(quality_path=QUALITY, curve_path=CURVE):
     for r in _common.read_jsonl(quality_path):
         if r["method"] != "maat" or r.get("vus_pr") is None or "params" not in r:
             continue
-        params = _comparable(with_parameters_added_later(r["params"]))
+        params = _comparable(r["params"])
         key = (r["dataset"], r["entity"], int(r["seed"]), params)
         if key in curve:
             c = curve[key]

@@ -371,22 +371,35 @@ def paired_means(vus, anchor, methods, datasets):
     return out
 
 
+#: Parameters that leave what a fit computes unchanged.
+IGNORED_PARAMS = ("random_state", "verbose")
+
+
+def comparable_params(params):
+    """MAAT ``params`` as records are compared: sorted, without IGNORED_PARAMS.
+
+    A record made before a parameter existed ran with the value that
+    ``PARAMETERS_ADDED_LATER`` gives it, so it counts as that value.
+    """
+    params = with_parameters_added_later(params)
+    return {k: params[k] for k in sorted(params) if k not in IGNORED_PARAMS}
+
+
 def configs_of(records):
     """``{method: params}``; a method whose records differ lists each variant.
 
-    A MAAT record made before a parameter existed ran with the value that
-    ``PARAMETERS_ADDED_LATER`` gives it, so it counts as that value.
+    MAAT records' parameters are compared by :func:`comparable_params`.
     """
     out = {}
     for m in METHODS:
         seen = []
         for r in records:
             if r["method"] == m and "params" in r:
-                p = dict(r["params"])
                 if m in MAAT_METHODS:
-                    p = with_parameters_added_later(p)
-                p.pop("random_state", None)
-                p = dict(sorted(p.items()))
+                    p = comparable_params(r["params"])
+                else:
+                    p = dict(sorted(r["params"].items()))
+                    p.pop("random_state", None)
                 if p not in seen:
                     seen.append(p)
         if seen:
@@ -402,11 +415,9 @@ def set_options(maat_config):
     """
     if not isinstance(maat_config, dict):
         return ""  # no maat records, or several configurations (listed apart)
-    defaults = MAATDetector().get_params()
+    defaults = comparable_params(MAATDetector().get_params())
     changed = {
-        k: v
-        for k, v in maat_config.items()
-        if k in defaults and k not in ("random_state", "verbose") and defaults[k] != v
+        k: v for k, v in maat_config.items() if k in defaults and defaults[k] != v
     }
     return "".join(f" --set {k}={v!r}" for k, v in sorted(changed.items()))
 

@@ -75,7 +75,7 @@ def window_gflop(detector, n_features):
     return training.get_total_flops() / 1e9, total / 1e9, gflop
 
 
-def count_flops(args, n_features):
+def count_flops(args, n_features, command):
     """Print and write each configuration's FLOPs, by part of the network."""
     rows = []
     for text in args.config or ["{}"]:
@@ -83,7 +83,6 @@ def count_flops(args, n_features):
         train_gflop, score_gflop, parts = window_gflop(det, n_features)
         rows.append([text, f"{train_gflop:.2f}", f"{score_gflop:.3f}"])
         rows[-1] += [f"{parts[name]:.3f}" for name in (*PARTS, "other")]
-    command = _common.command_line(__file__, None)
     table = _common.md_table(["config", "train", "score", *PARTS, "other"], rows)
     md = (
         f"# Matrix-product GFLOP of one window\n\n`{command}`\n\n"
@@ -119,7 +118,7 @@ def main(argv=None):
     _common.set_threads(args.threads)
     train, test, _ = load_shipped_machine()
     if args.flops_only:
-        return count_flops(args, train.shape[1])
+        return count_flops(args, train.shape[1], _common.command_line(__file__, argv))
     MAATDetector(epochs=1, max_train_windows=32, d_model=64, random_state=0).fit(
         train[:2000]
     )  # warm-up: first calls and allocations

@@ -13,6 +13,17 @@ training curves (the quality table holds seed 0 only), and
 ``--candidate-method`` takes a candidate's seed-0 values from a quality-table
 method (``maat_no_mamba``) where the training curves have none.
 
+The base is the defaults' training-curve tag, :data:`DEFAULTS`. Until the
+defaults became two encoder layers they were three, tagged
+:data:`THREE_LAYERS`, and the quality table's three-layer ``maat`` and
+``maat_no_mamba`` records moved to ``three_layers.jsonl``; a comparison made
+against them then reads the same today with both named::
+
+    python benchmarks/quality/compare_configs.py --quality --exclude-tuning \
+        --base "batch_size=8 epochs=3 max_train_windows=504" \
+        --quality-file benchmarks/results/quality/three_layers.jsonl \
+        "batch_size=8 e_layers=2 epochs=3 max_train_windows=504" --rule
+
 ``--base-seed N`` pairs every candidate fit with the base's fit of the same
 entity and seed N: the defaults against themselves with another seed, the
 difference that seeds alone make (what the comparison rules must tell apart
@@ -75,7 +86,11 @@ from training_curve import curves, tag  # noqa: E402
 
 CURVE = _common.RESULTS / "quality" / "training_curve.jsonl"
 QUALITY = _common.RESULTS / "quality" / "quality.jsonl"
-DEFAULTS = "batch_size=8 epochs=3 max_train_windows=504"
+#: The training-curve tag of ``MAATDetector()``'s defaults (the ``--set``
+#: options over :func:`maat_detector.presets.paper_size` that they ran with).
+DEFAULTS = "batch_size=8 e_layers=2 epochs=3 max_train_windows=504"
+#: The defaults' tag before they became two encoder layers.
+THREE_LAYERS = "batch_size=8 epochs=3 max_train_windows=504"
 
 
 def fits(path=CURVE):
@@ -209,11 +224,29 @@ def _kept(key, args):
     return not args.seeds or key[2] in args.seeds
 
 
+def _seed_zero(path, *methods):
+    """The seed-0 records of ``methods`` in a quality table that have a VUS-PR."""
+    return [
+        r
+        for r in _common.read_jsonl(path)
+        if r["seed"] == 0 and r.get("vus_pr") is not None and r["method"] in methods
+    ]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("candidates", nargs="+", help="training-curve config strings")
     p.add_argument("--base", default=DEFAULTS, help="config string to compare with")
     p.add_argument("--quality", action="store_true", help="compare with `maat`")
+    p.add_argument(
+        "--quality-file",
+        type=Path,
+        default=QUALITY,
+        metavar="JSONL",
+        help="with --quality: the file whose maat (and --candidate-method) "
+        "records are compared, such as the three-layer archive; PCA's come "
+        "from the quality table",
+    )
     p.add_argument("--last-epoch", action="store_true")
     p.add_argument(
         "--exclude-tuning", action="store_true", help="leave out the tuning set"
@@ -261,16 +294,11 @@ def main(argv=None):
     from_method = {}
     if args.quality:
         base, pca = {}, {}
-        for r in _common.read_jsonl(QUALITY):
-            if r["seed"] != 0 or r.get("vus_pr") is None:
-                continue
+        for r in _seed_zero(QUALITY, "pca"):
+            pca[(r["dataset"], r["entity"])] = r["vus_pr"]
+        for r in _seed_zero(args.quality_file, "maat", args.candidate_method):
             key = (r["dataset"], r["entity"], 0)
-            if r["method"] == "maat":
-                base[key] = r["vus_pr"]
-            elif r["method"] == "pca":
-                pca[key[:2]] = r["vus_pr"]
-            elif r["method"] == args.candidate_method:
-                from_method[key] = r["vus_pr"]
+            (base if r["method"] == "maat" else from_method)[key] = r["vus_pr"]
     curve_base = {k[1:]: r["vus_pr"] for k, r in records.items() if k[0] == args.base}
     if not args.quality:
         base = curve_base

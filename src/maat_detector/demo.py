@@ -1,12 +1,13 @@
 """Demo: fit MAAT on one shipped SMD server machine and evaluate it honestly.
 
 Run ``python -m maat_detector.demo``. ``MAATDetector`` with its defaults (the
-paper's network size) is fitted on the machine's training half only
+paper's network width, two encoder layers) is fitted on the machine's training half only
 (scaling, weights and threshold) and scores the test half; the labels are
 used only to print the metrics, beside those of two baselines fitted the
 same way: PCA's reconstruction error and scikit-learn's IsolationForest.
-On two CPU cores the whole demo took 146 s: the fit 136 s and the scoring
-6 s of the machine's 23,699 + 23,700 rows x 38 channels.
+On two CPU cores the fit took 59 s and the scoring 3 s of the machine's
+23,699 + 23,700 rows x 38 channels (MAAT VUS-PR 0.205, ROC-AUC 0.590;
+PCA 0.218, 0.631; IsolationForest 0.226, 0.652).
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ defaults became two encoder layers they were three, tagged
 ``maat_no_mamba`` records moved to ``three_layers.jsonl``; a comparison made
 against them then reads the same today with both named::
 
-    python benchmarks/quality/compare_configs.py --quality --exclude-tuning \
-        --base "batch_size=8 epochs=3 max_train_windows=504" \
-        --quality-file benchmarks/results/quality/three_layers.jsonl \
+    python benchmarks/quality/compare_configs.py --quality --exclude-tuning \\
+        --base "batch_size=8 epochs=3 max_train_windows=504" \\
+        --quality-file benchmarks/results/quality/three_layers.jsonl \\
         "batch_size=8 e_layers=2 epochs=3 max_train_windows=504" --rule
 
 ``--base-seed N`` pairs every candidate fit with the base's fit of the same

@@ -1,8 +1,9 @@
 """Demo: fit MAAT on one shipped SMD server machine and evaluate it honestly.
 
 Run ``python -m maat_detector.demo``. ``MAATDetector`` with its defaults (the
-paper's network width, two encoder layers) is fitted on the machine's training half only
-(scaling, weights and threshold) and scores the test half; the labels are
+paper's network width, two encoder layers) is fitted on the machine's
+training half only (scaling, weights and threshold) and scores the test
+half; the labels are
 used only to print the metrics, beside those of two baselines fitted the
 same way: PCA's reconstruction error and scikit-learn's IsolationForest.
 On two CPU cores the fit took 59 s and the scoring 3 s of the machine's

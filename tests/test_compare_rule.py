@@ -50,14 +50,10 @@ def test_unchanged_datasets_enter_the_mean_as_zero(capsys):
 
 def test_the_base_tag_is_the_estimators_defaults():
     # A stale tag would judge every candidate against a retired default.
-    from maat_detector import MAATDetector
-    from maat_detector.cli import _parse_override
-    from maat_detector.presets import paper_size
+    from reproducibility import _comparable, curve_params
 
-    tagged = paper_size()
-    tagged.update(_parse_override(o) for o in compare_configs.DEFAULTS.split())
-    defaults = MAATDetector().get_params()
-    assert {k: defaults[k] for k in tagged if k in defaults} == {
-        k: v for k, v in tagged.items() if k in defaults
-    }
+    from maat_detector import MAATDetector
+
+    defaults = _comparable(MAATDetector().get_params())
+    assert curve_params(compare_configs.DEFAULTS) == defaults
     assert compare_configs.THREE_LAYERS != compare_configs.DEFAULTS

@@ -224,11 +224,11 @@ def _kept(key, args):
     return not args.seeds or key[2] in args.seeds
 
 
-def _seed_zero(path, *methods):
+def _seed_zero(records, *methods):
     """The seed-0 records of ``methods`` in a quality table that have a VUS-PR."""
     return [
         r
-        for r in _common.read_jsonl(path)
+        for r in records
         if r["seed"] == 0 and r.get("vus_pr") is not None and r["method"] in methods
     ]
 
@@ -294,9 +294,14 @@ def main(argv=None):
     from_method = {}
     if args.quality:
         base, pca = {}, {}
-        for r in _seed_zero(QUALITY, "pca"):
+        table = _common.read_jsonl(QUALITY)
+        if args.quality_file.resolve() != QUALITY.resolve():
+            table_compared = _common.read_jsonl(args.quality_file)
+        else:
+            table_compared = table
+        for r in _seed_zero(table, "pca"):
             pca[(r["dataset"], r["entity"])] = r["vus_pr"]
-        for r in _seed_zero(args.quality_file, "maat", args.candidate_method):
+        for r in _seed_zero(table_compared, "maat", args.candidate_method):
             key = (r["dataset"], r["entity"], 0)
             (base if r["method"] == "maat" else from_method)[key] = r["vus_pr"]
     curve_base = {k[1:]: r["vus_pr"] for k, r in records.items() if k[0] == args.base}
